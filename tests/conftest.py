@@ -11,7 +11,7 @@ def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: long-running (minutes)')
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def shared_data():
     "The workspace's ../shared/data folder (skips when a checkout has none)."
     if not SHARED.is_dir(): pytest.skip(f'no shared data folder at {SHARED}')

@@ -1,0 +1,40 @@
+"""The `eulerrec` console script, end to end on real data."""
+import json, os, subprocess, sys
+import pytest
+
+
+def run(*args, env=None, check=True):
+    p = subprocess.run([sys.executable, '-c', 'from eulerrec.cli import main; main()', *args], capture_output=True, text=True,
+                       env={**os.environ, **(env or {})}, timeout=900)
+    if check and p.returncode != 0: raise AssertionError(f'exit {p.returncode}\n{p.stdout}\n{p.stderr}')
+    return p
+
+
+def test_data_info_ml1m(shared_data):
+    out = run('data', 'info', 'ml-1m', '--data-dir', str(shared_data)).stdout
+    for s in ('6,040', '3,706', '1,000,209', '3,416', '999,611'): assert s in out, out
+
+
+def test_train_and_evaluate(shared_data, tmp_path):
+    out = run('train', '--model', 'sasrec', '--dataset', 'ml-100k', '--data-dir', str(shared_data), '--epochs', '1',
+              '--max-len', '20', '--out', str(tmp_path/'run'), '--no-progress', '--device', 'cpu').stdout
+    for k in ('HR@5', 'NDCG@10', 'MRR@20'): assert k in out
+    m = json.loads((tmp_path/'run'/'metrics.json').read_text())
+    ev = run('evaluate', str(tmp_path/'run'), '--data-dir', str(shared_data)).stdout
+    assert f"{m['test']['NDCG@10']:.4f}" in ev, (m['test'], ev)
+
+
+def test_pop_runs(shared_data, tmp_path):
+    out = run('train', '--model', 'pop', '--dataset', 'ml-100k', '--data-dir', str(shared_data), '--out', str(tmp_path/'pop')).stdout
+    assert 'NDCG@10' in out
+
+
+def test_errors_are_clear(tmp_path):
+    bad = tmp_path/'bad.csv'
+    bad.write_text('user,item,timestamp\n1,2,3\n1,x,4\n')
+    p = run('data', 'info', str(bad), check=False)
+    assert p.returncode == 2 and 'bad.csv' in p.stderr, p.stderr
+    p = run('train', '--model', 'nope', check=False)
+    assert p.returncode == 2 and 'invalid choice' in p.stderr
+    p = run('evaluate', str(tmp_path), check=False)
+    assert p.returncode != 0 and 'not a run directory' in p.stderr

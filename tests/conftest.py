@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get('EULERREC_SHARED_DATA', ROOT.parent/'shared'/'data'))
+SHARED = Path(os.environ.get('EULERREC_SHARED_DATA') or os.environ.get('EULERREC_DATA') or ROOT.parent/'shared'/'data')
 
 
 def pytest_configure(config):

@@ -21,9 +21,13 @@ __all__ = ['CKPT_FORMAT', 'RESUMABLE_CHANGES', 'sequence_loss', 'window_prefixes
            'evaluate', 'TrainConfig', 'git_commit', 'provenance', 'CheckpointError', 'save_checkpoint',
            'load_checkpoint', 'train', 'metrics_table']
 
-# %% ../nbs/08_train.ipynb #d8e6a113
+# %% ../nbs/08_train.ipynb #01a4dda2
 def sequence_loss(model: SeqRecModel, items: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     "Mean cross-entropy of `model` on a batch: targets `[B,L]` (all-position, 0 = no loss) or `[B]` (last position)."
+    custom = model.training_loss(items, targets)  # e.g. BERT4Rec's cloze objective
+    if custom is not None:
+        aux = model.aux_loss()
+        return custom if aux is None else custom + aux
     hidden = model.encode(items)
     if targets.dim() == 2:  # all-position: every position with a target
         mask = targets > 0
@@ -62,7 +66,7 @@ def resolve_device(name: str = 'auto') -> torch.device:
     if dev.type == 'mps' and not torch.backends.mps.is_available(): raise ValueError(f'--device {name!r}: MPS is not available on this machine')
     return dev
 
-# %% ../nbs/08_train.ipynb #203c90b1
+# %% ../nbs/08_train.ipynb #74ddd898
 @torch.no_grad()
 def evaluate(model: SeqRecModel, histories, targets, max_len: int, batch_size: int = 512, ks=(5, 10, 20),
              exclude_seen: bool = False, device='cpu', progress: bool = False) -> dict:
@@ -72,9 +76,7 @@ def evaluate(model: SeqRecModel, histories, targets, max_len: int, batch_size: i
     loader = EvalLoader(histories, targets, max_len, batch_size)
     for items, y, users in tqdm(loader, desc='eval', leave=False, disable=not progress):
         items = items.to(device)
-        hidden = model.encode(items)
-        last = (items > 0).sum(1) - 1
-        scores = model.logits(hidden[torch.arange(len(items), device=device), last])
+        scores = model.logits(model.last_hidden(items))
         seen = None
         if exclude_seen:
             seen = torch.zeros_like(scores, dtype=torch.bool)
@@ -82,11 +84,11 @@ def evaluate(model: SeqRecModel, histories, targets, max_len: int, batch_size: i
         acc.add(scores, y.to(device), seen)
     return acc.result()
 
-# %% ../nbs/08_train.ipynb #2cde58e3
+# %% ../nbs/08_train.ipynb #ec855e4c
 @dataclass
 class TrainConfig:
     "Everything that defines a training run."
-    model: str = 'sasrec'  # registry name (see `eulerrec.models.model_names()`)
+    model: str = 'eulerformer'  # registry name (see `eulerrec.models.model_names()`)
     dataset: str = 'ml-100k'  # named dataset or path to an interaction/sequence file
     data_dir: str | None = None  # local data folder (else $EULERREC_DATA, cache, download)
     min_rating: float | None = None  # keep interactions with rating >= this

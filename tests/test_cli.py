@@ -38,3 +38,10 @@ def test_errors_are_clear(tmp_path):
     assert p.returncode == 2 and 'invalid choice' in p.stderr
     p = run('evaluate', str(tmp_path), check=False)
     assert p.returncode != 0 and 'not a run directory' in p.stderr
+
+
+def test_benchmark_long_prints_ratios_and_streaming():
+    out = run('benchmark-long', '--lengths', '64', '128', '--models', 'sasrec', 'recgrela', '--repeats', '1',
+              '--stream-len', '100', '--stream-batch', '1').stdout
+    assert 'speedup_vs_sasrec' in out and 'memory_saving_vs_sasrec' in out, out
+    assert 'streaming L=100' in out and 'max_abs_score_diff' in out and 'speedup' in out, out

@@ -8,6 +8,7 @@ from eulerrec.models import MODELS, MostPopular, SeqRecModel, build_model, model
 
 N_ITEMS, MAX_LEN = 30, 20
 NEURAL = [n for n in model_names() if MODELS[n][0].trainable]
+CAUSAL = [n for n in NEURAL if MODELS[n][0].causal]
 
 
 def batch(lens, L, seed=0):
@@ -22,6 +23,14 @@ def model(name, **kw):
     return build_model(name, N_ITEMS, MAX_LEN, **kw).eval()
 
 
+def perturbed(m):
+    "Move Euler parameters (δ, b, ψ) away from their RoPE-like init so that the invariants are tested in general."
+    with torch.no_grad():
+        for n, p in m.named_parameters():
+            if n.endswith(('delta', '.b', 'psi')): p.uniform_(0.3, 1.7)
+    return m
+
+
 def test_registry_has_baselines():
     assert {'pop', 'gru4rec', 'sasrec'} <= set(model_names())
     assert model_names() == sorted(MODELS)
@@ -29,15 +38,19 @@ def test_registry_has_baselines():
 
 @pytest.mark.parametrize('name', model_names())
 def test_defaults_match_constructor(name):
+    "Registry defaults are constructor arguments; a class's own name (e.g. 'sasrec') uses exactly the signature's defaults."
     cls, defaults = MODELS[name]
     assert issubclass(cls, SeqRecModel)
     params = inspect.signature(cls).parameters
-    assert {k: params[k].default for k in defaults} == defaults
+    assert set(defaults) <= set(params)
+    if name in ('pop', 'gru4rec', 'sasrec', 'eulerformer', 'bert4rec'):
+        assert {k: params[k].default for k in defaults} == defaults
+    assert {k: v for k, v in model(name).config.items() if k in defaults} == defaults
 
 
-@pytest.mark.parametrize('name', NEURAL)
+@pytest.mark.parametrize('name', CAUSAL)
 def test_causality(name):
-    m, items = model(name), batch([10, 10, 10], 10)
+    m, items = perturbed(model(name)), batch([10, 10, 10], 10)
     with torch.no_grad(): ref = m.encode(items)
     for j in range(1, 10):
         other = items.clone(); other[:, j] = other[:, j] % N_ITEMS + 1  # a different real item
@@ -48,7 +61,7 @@ def test_causality(name):
 
 @pytest.mark.parametrize('name', NEURAL)
 def test_padding_invariance(name):
-    m, lens = model(name), [1, 3, 8, 10]
+    m, lens = perturbed(model(name)), [1, 3, 8, 10]
     short = batch(lens, 10)
     with torch.no_grad(): a, b = m.encode(short), m.encode(F.pad(short, (0, 7)))
     real = torch.arange(10) < torch.tensor(lens)[:, None]
@@ -72,8 +85,12 @@ def test_logits_shape_and_padding_column(name):
 def test_gradient_reaches_item_embeddings(name):
     m = model(name).train()
     items = batch([6, 4], 6)
-    s = m(items)
-    loss = F.cross_entropy(m.logits(s[:, :-1]).reshape(-1, N_ITEMS + 1), items[:, 1:].reshape(-1), ignore_index=0)
+    win, tgt = items[:, :-1] * (items[:, 1:] > 0), items[:, 1:]
+    loss = m.training_loss(win, tgt)   # the trainer's hooks: a custom objective, else next-item CE, plus aux_loss
+    if loss is None:
+        s = m(items)
+        loss = F.cross_entropy(m.logits(s[:, :-1]).reshape(-1, N_ITEMS + 1), items[:, 1:].reshape(-1), ignore_index=0)
+    if m.aux_loss() is not None: loss = loss + m.aux_loss()
     loss.backward()
     g = m.item_emb.weight.grad
     assert g is not None and g[1:].abs().sum() > 0
@@ -123,7 +140,7 @@ def test_encode_rejects_bad_batches(name, bad, msg):
 
 
 def test_build_model_errors_and_overrides():
-    with pytest.raises(ValueError, match='valid names: gru4rec, pop, sasrec'): build_model('bert4rec', 10, 5)
+    with pytest.raises(ValueError, match='valid names: bert4rec, bert4rec-euler, eulerformer'): build_model('bert5rec', 10, 5)
     with pytest.raises(ValueError, match=r"unknown config key\(s\) \['heads'\]; valid keys: d, n_layers"):
         build_model('sasrec', 10, 5, heads=4)
     with pytest.raises(ValueError, match=r'valid keys: \(none\)'): build_model('pop', 10, 5, d=8)
@@ -148,3 +165,101 @@ def test_most_popular_ranks_by_training_counts():
     assert 'counts' in m.state_dict()
     with pytest.raises(ValueError, match='must be in 1..n_items=6'): m.fit([np.array([7])])
     assert m.fit([]).counts.sum() == 0
+
+
+# --- position schemes, EulerFormer, BERT4Rec --------------------------------------------------------------------------
+
+POSITIONAL = ['sasrec', 'sasrec-none', 'sasrec-sinusoidal', 'sasrec-rope', 'eulerformer', 'eulerformer-no-adapt',
+              'eulerformer-learnable-angles', 'eulerformer-no-diff-rot', 'eulerformer-no-psi', 'eulerformer-no-pcl',
+              'bert4rec', 'bert4rec-euler']
+
+
+def test_registry_has_positional_models():
+    assert set(POSITIONAL) <= set(model_names())
+    assert set(POSITIONAL[:10]) <= set(CAUSAL) and not MODELS['bert4rec'][0].causal
+
+
+def test_sasrec_unchanged_by_position_refactoring():
+    "Same seed → same init, parameter names and outputs as the SASRec before position schemes existed (snapshot)."
+    torch.manual_seed(0)
+    m = build_model('sasrec', 30, 20).eval()
+    assert list(m.state_dict())[:2] == ['item_emb.weight', 'pos_emb.weight']
+    items = torch.tensor([[3, 1, 4, 1, 5, 9, 2, 6, 0, 0], [2, 7, 1, 8, 2, 8, 1, 8, 2, 8]])
+    with torch.no_grad(): h = m.encode(items)
+    assert abs(h.abs().sum().item() - 1022.9161987304688) < 1e-3
+    torch.testing.assert_close(h[0, 3, :4], torch.tensor([0.5040609836578369, 0.7430505156517029, -2.7221059799194336, 0.38006097078323364]))
+    assert abs(sum(p.double().sum().item() for p in m.state_dict().values()) - 310.4603872223376) < 1e-6
+
+
+def test_eulerformer_at_init_is_ape_plus_rope():
+    from eulerrec.models import SASRec
+    torch.manual_seed(0)
+    ef = build_model('eulerformer', N_ITEMS, MAX_LEN).eval()
+    class APERoPE(SASRec):
+        def add_positions(self, x): return x + ef.pos_emb.ape.weight[:x.shape[1]]
+    ar = APERoPE(N_ITEMS, MAX_LEN, positions='rope').eval()
+    ar.load_state_dict({k: v for k, v in ef.state_dict().items() if k in ar.state_dict()})
+    items = batch([7, 3], 7)
+    with torch.no_grad(): torch.testing.assert_close(ef.encode(items), ar.encode(items), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize('name, weight', [('eulerformer', 1e-5), ('bert4rec-euler', 1e-5), ('eulerformer-no-pcl', None)])
+def test_phase_contrast_is_the_aux_loss_in_training_only(name, weight):
+    m = model(name).train()
+    items = batch([6, 3], 6)
+    loss = m.training_loss(items[:, :-1] * (items[:, 1:] > 0), items[:, 1:])
+    if loss is None: m.encode(items)
+    aux = m.aux_loss()
+    if weight is None: assert aux is None; return
+    assert aux is not None and 0 < aux.item() < 100 * weight
+    m.eval(); m.encode(items)
+    assert m.aux_loss() is None
+
+
+def test_faithful_contrast_option():
+    m = model('eulerformer', faithful=True)
+    assert m.pcl[0].faithful and m.rotations()[0].pcl_phase == 'rotated'
+    assert model('eulerformer').rotations()[0].pcl_phase == 'adapted'
+
+
+def test_ablation_switches():
+    names = lambda m: {n.split('.')[-1] for n, _ in m.named_parameters()}
+    full = names(model('eulerformer'))
+    assert {'delta', 'b', 'psi', 'w'} <= full and 'freqs' not in full
+    assert not {'delta', 'b'} & names(model('eulerformer-no-adapt'))
+    la = names(model('eulerformer-learnable-angles'))
+    assert 'freqs' in la and not {'delta', 'b'} & la
+    assert not model('eulerformer-no-diff-rot').rotations()[0].diff_rotation
+    assert 'psi' not in names(model('eulerformer-no-psi'))
+    assert model('eulerformer-no-pcl').pcl is None
+
+
+def test_bert4rec_cloze_and_mask_token():
+    m = model('bert4rec').train()
+    assert m.item_emb.num_embeddings == N_ITEMS + 2 and m.mask_token == N_ITEMS + 1
+    items = batch([MAX_LEN, 4], MAX_LEN)
+    loss = m.training_loss(items[:, :-1] * (items[:, 1:] > 0), items[:, 1:])
+    assert torch.isfinite(loss) and loss > 0
+    # a full-length history still fits: the mask token goes to position max_len
+    h = m.eval().last_hidden(items)
+    assert h.shape == (2, 64)
+    s = m.logits(h)
+    assert s.shape == (2, N_ITEMS + 1) and torch.isneginf(s[:, 0]).all()
+    # ft_ratio = 1: only the last item is masked, so the loss is the next-item loss read at the appended position
+    m1 = model('bert4rec', ft_ratio=1., hidden_dropout=0., attn_dropout=0.).train()
+    win, tgt = items[:, :-1] * (items[:, 1:] > 0), items[:, 1:]
+    lens = (win > 0).sum(1)
+    with torch.no_grad():
+        expect = F.cross_entropy(m1.logits(m1.last_hidden(win)), tgt[torch.arange(2), lens - 1])
+        torch.testing.assert_close(m1.training_loss(win, tgt), expect)
+
+
+def test_bert4rec_is_bidirectional():
+    m, items = model('bert4rec'), batch([8, 8], 8)
+    other = items.clone(); other[:, 7] = other[:, 7] % N_ITEMS + 1
+    with torch.no_grad(): assert (m.encode(other)[:, :7] - m.encode(items)[:, :7]).abs().max() > 1e-4
+
+
+def test_unknown_positions_rejected():
+    with pytest.raises(ValueError, match='unknown positions'): build_model('sasrec', 10, 5, positions='alibi')
+    with pytest.raises(ValueError, match='unknown positions'): build_model('bert4rec', 10, 5, positions='alibi')

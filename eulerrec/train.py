@@ -120,13 +120,13 @@ class TrainConfig:
         if 'ks' in d: d['ks'] = tuple(d['ks'])
         return cls(**d)
 
-# %% ../nbs/08_train.ipynb #6bdafe7d
+# %% ../nbs/08_train.ipynb #2b04130e
 def git_commit() -> str:
-    "Commit of the eulerrec checkout (with `+dirty` if it has uncommitted changes), or 'unknown'."
+    "Commit of the eulerrec checkout (`+dirty` if the library folder has uncommitted or untracked files), or 'unknown'."
     root = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()
     try:
         sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(['git', 'status', '--porcelain', '--untracked-files=no'], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(['git', 'status', '--porcelain', '--', '.'], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
         return (sha + ('+dirty' if dirty else '')) if sha else 'unknown'
     except (OSError, subprocess.SubprocessError): return 'unknown'
 
@@ -173,13 +173,14 @@ def _resume_key(cfg: dict) -> dict: return {k: v for k, v in cfg.items() if k no
 def _fmt(m: dict, keys=('HR@10', 'NDCG@10', 'MRR@10')) -> str:
     return '  '.join(f'{k} {m[k]:.4f}' for k in keys if k in m)
 
-# %% ../nbs/08_train.ipynb #eb7b2f1c
+# %% ../nbs/08_train.ipynb #fa420d6d
 def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True) -> dict:
     "Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`)."
     t0 = time.time()
     run = cfg.run_dir(); run.mkdir(parents=True, exist_ok=True)
     say = print if verbose else (lambda *a, **k: None)
     device = resolve_device(cfg.device)
+    prov = provenance(cfg, device)  # taken at the start: the code that runs, not the code present when it ends
     seed_everything(cfg.seed)
     if data is None: data = load(cfg.dataset, data_dir=cfg.data_dir, min_rating=cfg.min_rating, core=cfg.core, verbose=verbose)
     model = build_model(cfg.model, data.n_items, cfg.max_len, **cfg.model_config).to(device)
@@ -238,7 +239,7 @@ def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, pr
     vm, tm = ev(valid), ev(test)
     res = dict(model=cfg.model, dataset=data.name, data=data.stats(), valid=vm, test=tm, best_epoch=best_epoch,
                epochs=len(history), mode=mode, train_seconds=sum(h['seconds'] for h in history),
-               wall_seconds=time.time() - t0, n_parameters=sum(p.numel() for p in model.parameters()), **provenance(cfg, device))
+               wall_seconds=time.time() - t0, n_parameters=sum(p.numel() for p in model.parameters()), **prov)
     (run/'metrics.json').write_text(json.dumps(res, indent=1))
     say(f'test  {_fmt(tm)}  (best epoch {best_epoch}, {res["wall_seconds"]:.0f}s)')
     return res

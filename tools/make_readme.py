@@ -1,8 +1,9 @@
 """Offline stand-in for `nbdev_readme` (which needs Quarto): render nbs/index.ipynb to README.md."""
 from pathlib import Path
-import shutil, tempfile
+import re, shutil, tempfile
 import nbformat, yaml
 from nbconvert import MarkdownExporter
+from traitlets.config import Config
 from nbdev.config import get_config
 from nbdev.quarto import proc_nbs
 
@@ -18,9 +19,15 @@ def main():
     if nb.cells and nb.cells[0].cell_type == 'raw':  # frontmatter cell added by nbdev
         fm = yaml.safe_load(nb.cells.pop(0).source.strip().strip('-')) or {}
     nb.metadata['language_info'] = {'name': 'python'}
-    for c in nb.cells:  # drop any directive lines nbdev left in (e.g. `#| eval: false`)
-        if c.cell_type == 'code': c.source = '\n'.join(l for l in c.source.splitlines() if not l.startswith('#|')).strip()
-    body, res = MarkdownExporter().from_notebook_node(nb, resources={'output_files_dir': 'README_files'})
+    for c in nb.cells:
+        if c.cell_type != 'code': continue
+        lines = c.source.splitlines()
+        if any(l.replace(' ', '') == '#|echo:false' for l in lines): c.metadata['tags'] = ['remove_input']  # output only
+        c.source = '\n'.join(l for l in lines if not l.startswith('#|')).strip()  # drop directive lines nbdev left in
+        for o in c.get('outputs', []):  # pandas' <style> blocks are noise in markdown
+            if 'text/html' in o.get('data', {}): o['data']['text/html'] = re.sub(r'<style scoped>.*?</style>\s*', '', o['data']['text/html'], flags=re.S)
+    conf = Config(); conf.TagRemovePreprocessor.enabled = True; conf.TagRemovePreprocessor.remove_input_tags = {'remove_input'}
+    body, res = MarkdownExporter(config=conf).from_notebook_node(nb, resources={'output_files_dir': 'README_files'})
     head = f"# {fm.get('title', cfg.lib_name)}\n\n" + (f"> {fm['description']}\n\n" if fm.get('description') else '')
     root = Path(cfg.config_path)
     (root/'README.md').write_text(head + body.lstrip(), encoding='utf-8')

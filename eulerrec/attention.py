@@ -68,7 +68,7 @@ class TransformerBlock(nn.Module):
         x = self.ln1(x + self.drop(self.attn(x, pad)))
         return self.ln2(x + self.drop(self.ffn(x)))
 
-# %% ../nbs/04_attention.ipynb #0fa9d401
+# %% ../nbs/04_attention.ipynb #fbbd8c59
 class PositionScheme(nn.Module):
     "How positions enter a transformer: `embed(x)` at the input and `make_qk(layer)` (a `qk_transform` or None) in each layer."
     def embed(self, x:torch.Tensor) -> torch.Tensor: return x
@@ -83,11 +83,14 @@ class LearnedPositions(nn.Embedding, PositionScheme):
     def embed(self, x): return x + self.weight[:x.shape[1]]
 
 class SinusoidalPositions(PositionScheme):
-    "Fixed sinusoidal absolute positions (Vaswani et al. 2017): x_j + PE_j."
-    def __init__(self, d:int, max_len:int, base:float=10000.):
+    "Fixed sinusoidal absolute positions (Vaswani et al. 2017), scaled to the embeddings' size: x_j + s·√2·PE_j."
+    def __init__(self, d:int, max_len:int, base:float=10000.,
+                 scale:float=0.02):  # RMS of one table entry; 0.02 = the std of the item embeddings at init. 1/√2: the raw table
         super().__init__()
+        self.scale = scale
         a = torch.arange(max_len, dtype=torch.float64)[:, None] * rope_freqs(d, 1, base)
-        self.register_buffer('table', torch.stack([torch.sin(a), torch.cos(a)], -1).flatten(-2).float(), persistent=False)
+        pe = torch.stack([torch.sin(a), torch.cos(a)], -1).flatten(-2)
+        self.register_buffer('table', (scale * math.sqrt(2) * pe).float(), persistent=False)
     def embed(self, x): return x + self.table[:x.shape[1]].to(x.dtype)
 
 # %% ../nbs/04_attention.ipynb #92ab875f

@@ -16,12 +16,13 @@ from .contrast import PhaseContrast
 __all__ = ['MODELS', 'MODEL_FAMILIES', 'SeqRecModel', 'MostPopular', 'GRU4Rec', 'TransformerRec', 'SASRec', 'EulerFormer',
            'BERT4Rec', 'register_model', 'model_names', 'model_class', 'build_model']
 
-# %% ../nbs/07_models.ipynb #012b9779
+# %% ../nbs/07_models.ipynb #93267231
 class SeqRecModel(nn.Module):
     "Base class: `encode` right-padded item ids [B, L] into hidden states [B, L, D]; `logits` scores all items."
     train_mode = 'all'  # 'all': all-position windows (causal models); 'last': one prefix per target
     causal = True       # output at position t depends only on items ≤ t (False: bidirectional, e.g. BERT4Rec)
     trainable = True    # False: nothing to optimise; the trainer calls `fit(train_seqs)` instead
+    recompute = False   # True: keep only each block's input during training and recompute its activations in backward
 
     def __init__(self, n_items:int,  # number of real items; ids are 1..n_items, 0 is padding
                  max_len:int,        # longest sequence `encode` accepts
@@ -54,6 +55,13 @@ class SeqRecModel(nn.Module):
     def encode(self, items:torch.Tensor) -> torch.Tensor:
         "Hidden states [B, L, D] for right-padded `items` [B, L]."
         raise NotImplementedError
+
+    def run_blocks(self, x:torch.Tensor, *args) -> torch.Tensor:
+        "Apply `self.blocks` in order to x (each called as block(x, *args)); checkpointed when `recompute` and grads are on."
+        ckpt = self.recompute and torch.is_grad_enabled()
+        for block in self.blocks:
+            x = torch.utils.checkpoint.checkpoint(block, x, *args, use_reentrant=False) if ckpt else block(x, *args)
+        return x
 
     def logits(self, hidden:torch.Tensor) -> torch.Tensor:
         "Scores [..., n_items+1] of all items for hidden states [..., D]; column 0 (padding) is -inf."
@@ -131,7 +139,7 @@ class GRU4Rec(SeqRecModel):
         out, _ = self.gru(self.emb_dropout(self.item_emb(items)))
         return self.dense(out)
 
-# %% ../nbs/07_models.ipynb #a1539eb4
+# %% ../nbs/07_models.ipynb #a9ef38af
 class TransformerRec(SeqRecModel):
     "Shared skeleton of the transformer recommenders: item table → position scheme → LN, dropout → blocks."
     def _build(self, make_scheme,          # () -> PositionScheme (called after the item table is created: keeps the init order)
@@ -161,11 +169,12 @@ class TransformerRec(SeqRecModel):
             if r is not None and hasattr(r, 'record'): r.record = record
         pad = items > 0
         x = self.emb_drop(self.emb_ln(self.add_positions(self.item_emb(items))))
-        for block in self.blocks: x = block(x, pad)
+        x = self.run_blocks(x, pad)
         self._aux = None
         if record:
             self._aux = self.config['pcl_weight'] * sum(pc(*r.phases, pad) for pc, r in zip(self.pcl, self.rotations()))
-            for r in self.rotations(): r.phases, r.record = None, False
+            for r in self.rotations(): r.phases = None   # `record` stays on until the next call, so that a block recomputed
+                                                         # in backward (`recompute`) repeats exactly the same operations
         return x
 
     def encode(self, items:torch.Tensor) -> torch.Tensor:

@@ -79,7 +79,9 @@ def test_rope_is_relative(scope):
 def test_schemes_and_errors():
     assert isinstance(position_scheme('ape', 8, 10), nn.Embedding)   # checkpoints keep `pos_emb.weight`
     s = SinusoidalPositions(8, 10)
-    assert abs(s.table[3, 2].item() - torch.sin(torch.tensor(3 * 10000 ** (-2 / 8))).item()) < 1e-6
+    scale = 0.02 * 2 ** 0.5   # entries have RMS 0.02, like the N(0, 0.02²) item embeddings
+    assert abs(s.table[3, 2].item() / scale - torch.sin(torch.tensor(3 * 10000 ** (-2 / 8))).item()) < 1e-5
+    assert abs(SinusoidalPositions(8, 10, scale=2 ** -0.5).table[3, 3].item() - torch.cos(torch.tensor(3 * 10000 ** (-2 / 8))).item()) < 1e-6
     assert position_scheme('rope', 8, 10).make_qk(0) is not None and position_scheme('ape', 8, 10).make_qk(0) is None
     with pytest.raises(ValueError, match='valid: none, ape'): position_scheme('alibi', 8, 10)
     with pytest.raises(ValueError, match='takes no options'): position_scheme('sinusoidal', 8, 10, psi=False)

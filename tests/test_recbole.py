@@ -1,0 +1,133 @@
+"""The RecBole adapter (eulerrec/recbole.py, nbs/12_recbole.ipynb) inside RecBole 1.2.1.
+
+RecBole needs its own environment (numpy < 2): these tests are skipped elsewhere. Run them with
+`bash tools/recbole_env.sh test` (CI does, as a separate step). They need the ML-100K files: $EULERREC_DATA, the
+eulerrec cache, or ../shared/data next to the checkout.
+"""
+import math, os, sys, warnings
+from unittest import mock
+from pathlib import Path
+import pytest
+import torch
+
+pytest.importorskip('recbole', reason='RecBole is not installed in this environment: run `bash tools/recbole_env.sh test` '
+                                      '(RecBole 1.2.1 needs numpy < 2, so it lives in its own venv)')
+
+pytestmark = pytest.mark.filterwarnings('ignore::FutureWarning:recbole.*')  # RecBole 1.2.1 on pandas 2.2 and torch 2.13
+
+from recbole.config import Config
+from recbole.data import create_dataset, data_preparation
+from recbole.utils import init_seed
+from eulerrec.models import build_model
+from eulerrec.recbole import (RecBoleEulerFormer, RecBoleRecGRELA, RecBoleLinRec, aligned_config,
+                              recbole_model, run_recbole, write_atomic, _cwd)
+
+SHARED = Path(__file__).resolve().parents[2]/'shared'/'data'
+DATA_DIR = None if os.environ.get('EULERREC_DATA') or not SHARED.is_dir() else str(SHARED)
+ML100K = dict(users=943, items=1349, interactions=99287)  # eulerrec's 5-core ML-100K (nbs/00_data.ipynb)
+L = 10  # short histories keep the training tests at about a minute each on one CPU thread
+
+
+@pytest.fixture(scope='module')
+def recbole_data(tmp_path_factory):
+    "RecBole's dataset and dataloaders for ML-100K (aligned config, max_len L), built once."
+    work = tmp_path_factory.mktemp('recbole')
+    inter = write_atomic('ml-100k', work/'atomic', data_dir=DATA_DIR)
+    cd = {**aligned_config(max_len=L, epochs=1), 'data_path': str(work/'atomic'), 'checkpoint_dir': str(work/'saved'),
+          'eval_batch_size': 256}
+    with _cwd(work), mock.patch.object(sys, 'argv', sys.argv[:1]):
+        config = Config(model=RecBoleEulerFormer, dataset=inter.parent.name, config_dict=cd)
+        init_seed(config['seed'], config['reproducibility'])
+        ds = create_dataset(config)
+        train, valid, test = data_preparation(config, ds)
+    return dict(config=config, cd=cd, work=work, name=inter.parent.name, train=train, valid=valid, test=test)
+
+
+def _config(cls, d, cd):
+    "RecBole's Config in the run folder, without pytest's command line (RecBole's Config parses `--key=value` arguments)."
+    with _cwd(d['work']), mock.patch.object(sys, 'argv', sys.argv[:1]):
+        return Config(model=cls, dataset=d['name'], config_dict=cd)
+
+
+def _wrapper(cls, d):
+    config = _config(cls, d, d['cd'])
+    init_seed(2020, True)
+    return cls(config, d['train']._dataset), config
+
+
+def test_ids_and_sizes(recbole_data):
+    ds = recbole_data['train']._dataset
+    assert ds.field2id_token['item_id'][0] == '[PAD]'              # RecBole's padding id is 0, as eulerrec's
+    m, _ = _wrapper(RecBoleEulerFormer, recbole_data)
+    assert m.n_items == ds.item_num == ML100K['items'] + 1         # RecBole's count includes the padding
+    assert m.model.n_items == ML100K['items'] and m.model.max_len == L
+    batch = next(iter(recbole_data['test']))[0]
+    seq, n = batch['item_id_list'], batch['item_length']
+    assert seq.shape[1] == L and (seq[torch.arange(L)[None] >= n[:, None]] == 0).all()   # left-aligned, padded after
+    assert (seq[torch.arange(L)[None] < n[:, None]] > 0).all()
+
+
+@pytest.mark.parametrize('cls', [RecBoleEulerFormer, RecBoleRecGRELA, RecBoleLinRec])
+def test_scores_equal_eulerrec_logits(recbole_data, cls):
+    m, _ = _wrapper(cls, recbole_data)
+    m.eval()
+    ref = build_model(cls.eulerrec_model, m.model.n_items, L)       # an independent eulerrec model with the same weights
+    ref.load_state_dict(m.model.state_dict()); ref.eval()
+    batch = next(iter(recbole_data['test']))[0]
+    with torch.no_grad():
+        full = m.full_sort_predict(batch)
+        want = ref.logits(ref.last_hidden(batch['item_id_list']))   # eulerrec's own read-out: the last non-padding position
+        assert full.shape == (len(batch), recbole_data['train']._dataset.item_num)
+        torch.testing.assert_close(full, want)
+        assert torch.isneginf(full[:, 0]).all() and torch.isfinite(full[:, 1:]).all()
+        torch.testing.assert_close(m.predict(batch), want.gather(1, batch['item_id'][:, None]).squeeze(1))
+
+
+def test_loss_adds_phase_contrast(recbole_data):
+    batch = next(iter(recbole_data['train']))
+    for cls, has_aux in ((RecBoleEulerFormer, True), (RecBoleRecGRELA, False)):
+        m, _ = _wrapper(cls, recbole_data)
+        m.train()
+        loss = m.calculate_loss(batch)
+        aux = m.model.aux_loss()
+        assert torch.isfinite(loss) and loss.requires_grad
+        assert (aux is not None) == has_aux
+        if has_aux: assert float(aux.detach()) > 0
+        loss.backward()
+        assert all(p.grad is not None for p in m.parameters() if p.requires_grad)
+
+
+def test_refuses_other_objectives(recbole_data):
+    with pytest.raises(ValueError, match='own training objective'):
+        _wrapper(recbole_model('bert4rec'), recbole_data)
+    config = _config(RecBoleEulerFormer, recbole_data,
+                     {**recbole_data['cd'], 'loss_type': 'BPR', 'train_neg_sample_args': {'distribution': 'uniform', 'sample_num': 1}})
+    with pytest.raises(ValueError, match='loss_type: CE'):
+        RecBoleEulerFormer(config, recbole_data['train']._dataset)
+
+
+@pytest.mark.parametrize('name', ['eulerformer', 'recgrela'])
+def test_trains_inside_recbole(tmp_path, name):
+    res = run_recbole(name, 'ml-100k', aligned_config(max_len=L, epochs=1), data_dir=DATA_DIR, work_dir=tmp_path/'work',
+                      out=tmp_path/'out')
+    assert res['data'] == ML100K                                   # RecBole's 5-core filtering = eulerrec's
+    al = res['alignment']
+    assert al['users_common'] == al['users_recbole'] == al['users_eulerrec'] == ML100K['users']
+    assert al['same_test_target'] == 1.0 and al['same_test_history'] == 1.0
+    assert res['epochs'] == 1 and res['best_epoch'] == 0
+    for split in ('valid', 'test'):
+        assert all(math.isfinite(v) and 0 <= v <= 1 for v in res[split].values())
+    assert res['test']['NDCG@10'] > 0.005 and res['test']['HR@10'] > 0.01   # chance: HR@10 = 10/1349 = 0.0074
+    assert {'metrics.json', 'history.csv', 'config.json', 'recbole.log'} <= {p.name for p in (tmp_path/'out').iterdir()}
+    assert res['versions']['recbole'] == '1.2.1' and res['git_commit'] and res['seed'] == 2020
+    ckpt = next((tmp_path/'work'/'saved').glob('*.pth'))
+    with pytest.raises(Exception, match='[Ww]eights only load failed|weights_only'), warnings.catch_warnings():
+        warnings.simplefilter('ignore')                            # (torch's note on pickle protocol 4)
+        torch.load(ckpt, map_location='cpu')                       # the default weights_only=True refuses RecBole's checkpoint:
+                                                                   # why TrustedCheckpointTrainer exists
+
+
+def test_model_settings_reach_eulerrec(recbole_data):
+    d = dict(recbole_data, cd={**recbole_data['cd'], 'eulerrec_model': 'eulerformer-no-pcl', 'eulerrec_config': {'n_layers': 1}})
+    m, _ = _wrapper(RecBoleEulerFormer, d)
+    assert len(m.model.blocks) == 1 and m.model.config['pcl_weight'] == 0 and m.model.config['max_len'] == L

@@ -32,7 +32,7 @@ class DropPath(nn.Module):
         keep = x.new_empty(x.shape[0], *(1,) * (x.dim() - 1)).bernoulli_(1 - self.p)
         return x * keep / (1 - self.p)
 
-# %% ../nbs/07b_linear_models.ipynb #05e50547
+# %% ../nbs/07b_linear_models.ipynb #5d003304
 class GRELABlock(nn.Module):
     "Pre-norm GRELA block: gate ⊙ (RELA(V) + local branch) → out_proj → DropPath → residual; then LN → 4× GELU MLP → residual."
     def __init__(self, d:int, n_heads:int,
@@ -76,7 +76,7 @@ class GRELABlock(nn.Module):
         return (self.rela.init_state(batch_size, device, dtype),
                 self.local.init_state(batch_size, device, dtype) if self.local is not None else None)
 
-    def step(self, h_t:torch.Tensor, pos:int, state:tuple, rot:torch.Tensor|None=None):
+    def step(self, h_t:torch.Tensor, pos:int, state:tuple, rot:tuple|None=None):
         "One event h_t [B, D] at position `pos` (`rot`: its RoPE rotation, see `RELA.rotation`): returns (output [B, D], new state)."
         rela_state, buf = state
         x = self.ln1(h_t)

@@ -98,7 +98,7 @@ def bidirectional_linear_attention(qr, kr, qf, kf, v, # [B, H, L, d_h] each
     den = (qf * kf.sum(-2, keepdim=True)).sum(-1, keepdim=True)
     return num / (den + L * eps)
 
-# %% ../nbs/05_rela.ipynb #7e61f8e9
+# %% ../nbs/05_rela.ipynb #cde313d6
 class RELA(nn.Module):
     "Rotary-enhanced linear attention on V [B, L, D] (V is also the value): Linear → [Q|K], φ = elu+1, RoPE, H heads."
     def __init__(self, d:int,              # model width D
@@ -117,8 +117,11 @@ class RELA(nn.Module):
     def features(self, v:torch.Tensor, positions:torch.Tensor|None=None):
         "(qr, kr, qf, kf, v) per head, [B, H, L, d_h] each, for V [B, L, D] at `positions` (default 0..L-1)."
         qf, kf = feature_map(self.qk(v)).chunk(2, dim=-1)
-        qr, kr = (apply_rope(qf, positions, self.base), apply_rope(kf, positions, self.base)) if self.rope else (qf, kf)
         B, L, D = v.shape
+        qr, kr = qf, kf
+        if self.rope:                                                    # one set of angles for q and k
+            rot = self.rotation(positions if positions is not None else torch.arange(L, device=v.device))
+            qr, kr = apply_rope(qf, rot=rot), apply_rope(kf, rot=rot)
         heads = lambda t: t.reshape(B, L, self.n_heads, D // self.n_heads).transpose(1, 2)
         return tuple(heads(t) for t in (qr, kr, qf, kf, v))
 
@@ -137,10 +140,10 @@ class RELA(nn.Module):
         dh = self.d // self.n_heads
         return init_linear_attention_state(batch_size, self.n_heads, dh, dh, device, dtype)
 
-    def rotation(self, pos:int, device=None) -> torch.Tensor|None:
-        "RoPE at position `pos`: (cos, sin) of its angles [D/2] (float64); None without RoPE."
+    def rotation(self, positions, device=None) -> tuple|None:
+        "RoPE at `positions` (an int or a tensor of positions): (cos, sin) of the angles [..., D/2] (float64); None without RoPE."
         if not self.rope: return None
-        ang = rope_angles(torch.tensor(pos, device=device), self.d, self.base)
+        ang = rope_angles(torch.as_tensor(positions, device=device), self.d, self.base)
         return ang.cos(), ang.sin()
 
     def step(self, v_t:torch.Tensor, # V of one new event per row, [B, D]

@@ -23,7 +23,7 @@ from .models import build_model, SeqRecModel
 __all__ = ['CKPT_FORMAT', 'RESUMABLE_CHANGES', 'supervised_logits', 'sequence_loss', 'window_prefixes', 'seed_everything',
            'resolve_device', 'evaluate', 'TrainConfig', 'git_commit', 'provenance', 'CheckpointError',
            'save_checkpoint', 'load_checkpoint', 'train', 'DistEnv', 'dist_env', 'split_batch', 'shard_loss',
-           'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks', 'metrics_table']
+           'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks', 'metric_columns', 'metrics_table']
 
 # %% ../nbs/08_train.ipynb #d4a4d634
 def supervised_logits(model: SeqRecModel, items: torch.Tensor, targets: torch.Tensor):
@@ -337,12 +337,15 @@ def mean_over_ranks(x: float, de: DistEnv, device) -> float:
 def _rank_seed(seed: int, epoch: int, rank: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
 
-# %% ../nbs/08_train.ipynb #615c9dce
+# %% ../nbs/08_train.ipynb #5c4184e6
+def metric_columns(split_metrics: dict, ks=(5, 10, 20)) -> dict:
+    "HR@K, NDCG@K, MRR@K of one split's metrics, in table order (by K, then metric)."
+    return {f'{n}@{k}': split_metrics[f'{n}@{k}'] for k in ks for n in ('HR', 'NDCG', 'MRR')}
+
 def metrics_table(*run_dirs, split: str = 'test', ks=(5, 10, 20)) -> pd.DataFrame:
     "One row per run: model, dataset and the `split` metrics (HR/NDCG/MRR@K) read from each run's metrics.json."
     rows = []
     for d in run_dirs:
         m = json.loads((Path(d)/'metrics.json').read_text())
-        rows.append(dict(model=m['model'], dataset=m['dataset'],
-                         **{f'{n}@{k}': m[split][f'{n}@{k}'] for k in ks for n in ('HR', 'NDCG', 'MRR')}))
+        rows.append(dict(model=m['model'], dataset=m['dataset'], **metric_columns(m[split], ks)))
     return pd.DataFrame(rows)

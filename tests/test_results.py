@@ -1,0 +1,78 @@
+"""eulerrec.results: reading runs, seeds, the paired test and the headline table."""
+import json, math
+from pathlib import Path
+import numpy as np
+import pytest
+from scipy import stats
+from eulerrec.results import read_run, seed_runs, seed_table, t_interval, paired_seed_test, headline, EULERFORMER_ML1M
+
+RESULTS = Path(__file__).resolve().parents[1]/'results'
+
+
+def write_run(root, name, seed, ndcg, epochs=30, best=10, patience=10, finished=True):
+    d = Path(root)/f'{name}-seed{seed}'
+    d.mkdir(parents=True)
+    (d/'config.json').write_text(json.dumps(dict(patience=patience)))
+    (d/'history.csv').write_text('epoch,loss,seconds\n' + ''.join(f'{e},1.0,{2.0 + e}\n' for e in range(epochs)))
+    if finished:
+        (d/'metrics.json').write_text(json.dumps(dict(model=name, epochs=epochs, best_epoch=best,
+                                                      test={'NDCG@10': ndcg, 'HR@10': 2 * ndcg, 'MRR@10': ndcg / 2})))
+    return d
+
+
+def test_read_run_stop_reason_and_epoch_time(tmp_path):
+    early = read_run(write_run(tmp_path, 'a', 1, 0.1, epochs=21, best=10))
+    assert early['stopped'] == 'early stop' and early['epoch_s'] == np.median([2.0 + e for e in range(21)])
+    assert read_run(write_run(tmp_path, 'a', 2, 0.1, epochs=20, best=10))['stopped'] == 'capped at 20 epochs'
+    assert read_run(write_run(tmp_path, 'a', 3, 0.1, finished=False)) is None
+
+
+def test_seed_runs_matches_the_exact_model_name(tmp_path):
+    write_run(tmp_path, 'eulerformer', 2020, 0.1)
+    write_run(tmp_path, 'eulerformer', 7, 0.2)
+    write_run(tmp_path, 'eulerformer-no-pcl', 2020, 0.3)
+    write_run(tmp_path, 'eulerformer', 9, 0.4, finished=False)
+    runs = seed_runs(tmp_path, 'eulerformer')
+    assert list(runs) == [7, 2020] and {r['model'] for r in runs.values()} == {'eulerformer'}
+
+
+def test_t_interval_and_paired_test_against_formulas(tmp_path):
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(0.05, 0.07, 4), rng.uniform(0.05, 0.08, 4)
+    for s, (x, y) in enumerate(zip(a, b)):
+        write_run(tmp_path, 'base', s, x); write_run(tmp_path, 'new', s, y)
+    write_run(tmp_path, 'new', 99, 0.5)  # a seed without a base run is not paired
+    r = paired_seed_test(tmp_path, 'new', 'base')
+    d = 100 * (b - a)
+    assert r['seeds'] == 4 and r['wins'] == int((d > 0).sum())
+    assert math.isclose(r['t'], d.mean() / (d.std(ddof=1) / 2), rel_tol=1e-9)
+    assert math.isclose(r['p'], 2 * stats.t.sf(abs(r['t']), 3), rel_tol=1e-9)
+    assert math.isclose(r['rel'], b.mean() / a.mean() - 1, rel_tol=1e-9)
+    m, lo, hi = t_interval(100 * a)
+    assert math.isclose(hi - m, stats.t.ppf(0.975, 3) * (100 * a).std(ddof=1) / 2, rel_tol=1e-9) and math.isclose(m - lo, hi - m)
+    tab = seed_table(tmp_path, ['base', 'new', 'absent'])
+    assert tab.seeds.tolist() == [4, 5, 0] and math.isclose(tab.loc['base', 'NDCG@10'], 100 * a.mean())
+    assert np.isnan(tab.loc['absent', 'NDCG@10'])
+
+
+def test_headline_reports_missing_runs_and_pairs_seeds(tmp_path):
+    h = headline(tmp_path)
+    assert (h.seeds == 0).all() and h.note.str.contains('not yet run').all() and h.ours.isna().all()
+    ml1m = tmp_path/'positional'/'ml-1m'
+    for s, (x, y) in enumerate([(0.120, 0.130), (0.118, 0.131), (0.121, 0.127)]):
+        write_run(ml1m, 'sasrec', s, x, epochs=30, best=10); write_run(ml1m, 'eulerformer', s, y, epochs=30, best=29)
+    h = headline(tmp_path).set_index(['dataset', 'claim'])
+    base = h.loc[('ml-1m', 'sasrec NDCG@10')]
+    assert base.seeds == 3 and math.isclose(base.ours, 100 * np.mean([0.120, 0.118, 0.121]))
+    assert math.isclose(base.gap, base.ours - EULERFORMER_ML1M.loc['sasrec', 'NDCG'])
+    gain = h.loc[('ml-1m', 'eulerformer vs sasrec NDCG@10')]
+    assert math.isclose(gain.ours, 100 * (np.mean([0.130, 0.131, 0.127]) / np.mean([0.120, 0.118, 0.121]) - 1))
+    assert 'paired t-test' in gain.note and 'wins 3/3' in gain.note and 'capped' in gain.note  # eulerformer runs hit the cap
+    assert h.loc[('ml-100k', 'eulerformer vs sasrec NDCG@10')].note == 'not yet run'
+
+
+def test_headline_reads_the_committed_results():
+    h = headline(RESULTS).set_index(['dataset', 'claim'])
+    m = json.loads((RESULTS/'positional/ml-1m/sasrec-seed2020/metrics.json').read_text())
+    row = h.loc[('ml-1m', 'sasrec NDCG@10')]
+    assert row.seeds >= 1 and (row.seeds > 1 or math.isclose(row.ours, 100 * m['test']['NDCG@10']))

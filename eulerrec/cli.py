@@ -14,7 +14,7 @@ from .train import TrainConfig, train, evaluate, metric_columns, load_checkpoint
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'cmd_data_fetch', 'cmd_data_info', 'cmd_train', 'cmd_evaluate', 'benchmark_modes', 'cmd_benchmark',
-           'cmd_benchmark_long', 'cmd_models', 'build_parser', 'main']
+           'cmd_benchmark_long', 'cmd_results', 'cmd_models', 'build_parser', 'main']
 
 # %% ../nbs/09_cli.ipynb #bcc5bb4c
 DEFAULT_MODEL = 'eulerformer'  # `eulerrec train` with no arguments trains EulerFormer (SASRec backbone + Euler rotation + phase contrast)
@@ -116,7 +116,7 @@ def cmd_benchmark(a):
           + (f', {a.max_batches} timed batches per mode' if a.max_batches else ', full epochs'))
     benchmark_modes(data, a.model, a.max_len, a.batch_size, device, max_batches=a.max_batches)
 
-# %% ../nbs/09_cli.ipynb #167b57fd
+# %% ../nbs/09_cli.ipynb #e6361405
 def cmd_benchmark_long(a):
     from eulerrec.linear import length_benchmark, streaming_benchmark
     df = length_benchmark(lengths=a.lengths, models=a.models, batch_size=a.batch_size, repeats=a.repeats, threads=a.threads,
@@ -127,10 +127,25 @@ def cmd_benchmark_long(a):
         r = streaming_benchmark(L=a.stream_len, batch_size=B, model='recgrela', threads=a.threads, compile=compiled)
         print(f"streaming L={a.stream_len}, {B} stream(s): " + ', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in r.items()))
 
+def cmd_results(a):
+    from eulerrec.results import models_in, seed_table, paired_seed_test
+    models = a.models or models_in(a.dir)
+    if not models: raise FileNotFoundError(f'{a.dir}: no finished runs (expected <model>-seed<S>/metrics.json)')
+    tab = seed_table(a.dir, models, metrics=tuple(a.metrics), split=a.split)
+    show = pd.DataFrame({'model': tab.index, 'seeds': tab.seeds, 'capped': tab.capped})
+    for k in a.metrics:  # mean ± std over seeds, in %
+        show[k] = [f'{m:.2f} ± {s:.2f}' if n > 1 else (f'{m:.2f}' if n else '—') for m, s, n in zip(tab[k], tab[f'{k} std'], tab.seeds)]
+    print(f'{a.dir}: {a.split} metrics in %, mean ± std over seeds; capped = runs stopped by the epoch cap (a lower bound)')
+    print(show.to_string(index=False))
+    for m in [m for m in models if a.base and m != a.base]:
+        t = paired_seed_test(a.dir, m, a.base, a.metrics[0], a.split)
+        if t['seeds']: print(f"{m} vs {a.base}: {a.metrics[0]} {t['diff']:+.2f} pts ({100 * t['rel']:+.1f}%) over {t['seeds']} common seed(s), "
+                             f"better in {t['wins']}" + (f", paired t-test p = {t['p']:.3f}" if t['seeds'] > 1 else ''))
+
 def cmd_models(a):
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #d54d6de5
+# %% ../nbs/09_cli.ipynb #ed07d2d0
 def _common_data(p):
     p.add_argument('--data-dir', help='local data folder (default: $EULERREC_DATA, then the cache, then download)')
     p.add_argument('--cache-dir', help='cache folder (default: $EULERREC_CACHE or ~/.cache/eulerrec)')
@@ -178,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument('--stream-len', type=int, default=1000); bl.add_argument('--stream-batch', type=int, nargs='+', default=[1, 32])
     bl.add_argument('--compile', action='store_true', help='also time the streaming step through torch.compile (needs a C++ compiler)')
     bl.set_defaults(func=cmd_benchmark_long)
+
+    r = sub.add_parser('results', help='mean ± std over seeds of the finished runs in a folder; paired test against a base model')
+    r.add_argument('dir', help='a folder of run directories <model>-seed<S>, e.g. results/positional/ml-100k')
+    r.add_argument('--models', nargs='+', help='models to show (default: every model with a finished run)')
+    r.add_argument('--base', help='compare every other model with this one, seed by seed (paired t-test)')
+    r.add_argument('--metrics', nargs='+', default=['NDCG@10', 'HR@10', 'MRR@10']); r.add_argument('--split', default='test', choices=['valid', 'test'])
+    r.set_defaults(func=cmd_results)
 
     m = sub.add_parser('models', help='list registered models'); m.set_defaults(func=cmd_models)
     return p

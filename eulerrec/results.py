@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 # %% auto #0
-__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'read_run', 'seed_runs', 't_interval', 'seed_table',
+__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'read_run', 'seed_runs', 'models_in', 't_interval', 'seed_table',
            'paired_seed_test', 'headline', 'plot_seeds']
 
 # %% ../nbs/13_results.ipynb #d74eb603
@@ -32,6 +32,11 @@ def seed_runs(root, model: str) -> dict[int, dict]:
     runs = {int(mt[1]): r for d in Path(root).glob(f'{model}-seed*')
             if (mt := pat.fullmatch(d.name)) and (r := read_run(d)) is not None}
     return dict(sorted(runs.items()))
+
+# %% ../nbs/13_results.ipynb #72db4d5a
+def models_in(root) -> list[str]:
+    "Names of the models with at least one finished run `root/<model>-seed<S>`, sorted."
+    return sorted({mt[1] for d in Path(root).glob('*-seed*') if (mt := re.fullmatch(r'(.+)-seed\d+', d.name)) and (d/'metrics.json').is_file()})
 
 # %% ../nbs/13_results.ipynb #60f55a4c
 def t_interval(x, level: float = 0.95) -> tuple[float, float, float]:

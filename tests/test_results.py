@@ -76,3 +76,17 @@ def test_headline_reads_the_committed_results():
     m = json.loads((RESULTS/'positional/ml-1m/sasrec-seed2020/metrics.json').read_text())
     row = h.loc[('ml-1m', 'sasrec NDCG@10')]
     assert row.seeds >= 1 and (row.seeds > 1 or math.isclose(row.ours, 100 * m['test']['NDCG@10']))
+
+
+def test_cli_results_prints_mean_std_and_paired_test(tmp_path, capsys):
+    from eulerrec.cli import main
+    for s, (x, y) in enumerate([(0.10, 0.12), (0.11, 0.12), (0.09, 0.115)]):
+        write_run(tmp_path, 'base', s, x); write_run(tmp_path, 'new', s, y)
+    main(['results', str(tmp_path), '--base', 'base'])
+    out = capsys.readouterr().out
+    a, b = 100 * np.array([0.10, 0.11, 0.09]), 100 * np.array([0.12, 0.12, 0.115])
+    assert f'{b.mean():.2f} ± {b.std(ddof=1):.2f}' in out and f'{a.mean():.2f} ± {a.std(ddof=1):.2f}' in out
+    assert f'p = {stats.ttest_rel(b, a).pvalue:.3f}' in out and 'better in 3' in out
+    with pytest.raises(SystemExit) as e:
+        main(['results', str(tmp_path/'empty')])
+    assert e.value.code == 2 and 'no finished runs' in capsys.readouterr().err

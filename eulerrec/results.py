@@ -136,13 +136,16 @@ def headline(results='results') -> pd.DataFrame:
                          gap=mean - pv, note='; '.join(note)))
     return pd.DataFrame(rows)
 
-# %% ../nbs/13_results.ipynb #98d0c4ed
+# %% ../nbs/13_results.ipynb #ce8cf9d4
 def plot_seeds(root, models, metric: str = 'NDCG@10', ax=None, title: str | None = None):
     "Mean over seeds (diamond) with its 95% t-interval, and one dot per seed, of `metric` (%) for each model with a finished run."
     import matplotlib.pyplot as plt
     tab = seed_table(root, models, metrics=(metric,))
     tab = tab[tab.seeds > 0]
     if ax is None: _, ax = plt.subplots(figsize=(1.2 * len(tab) + 2, 3))
+    if not len(tab):
+        ax.text(0.5, 0.5, f'no finished runs in {root}', ha='center', va='center', fontsize=8, transform=ax.transAxes); ax.set_axis_off()
+        return ax
     x = np.arange(len(tab))
     err = np.nan_to_num(np.vstack([tab[metric] - tab[f'{metric} low'], tab[f'{metric} high'] - tab[metric]]))
     ax.errorbar(x, tab[metric], yerr=err, fmt='D', color='#08519c', capsize=5, label='mean, 95% t-interval')

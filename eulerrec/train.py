@@ -177,7 +177,7 @@ def _resume_key(cfg: dict) -> dict: return {k: v for k, v in cfg.items() if k no
 def _fmt(m: dict, keys=('HR@10', 'NDCG@10', 'MRR@10')) -> str:
     return '  '.join(f'{k} {m[k]:.4f}' for k in keys if k in m)
 
-# %% ../nbs/08_train.ipynb #c188e865
+# %% ../nbs/08_train.ipynb #7519f6d1
 def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True) -> dict:
     "Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`). Under torchrun: one DDP rank."
     de = dist_env()
@@ -199,8 +199,10 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
     if de.main: (run/'config.json').write_text(json.dumps(asdict(cfg), indent=1))
     say(f'{cfg.model} on {data.name}: {data.n_users} users, {data.n_items} items; {sum(p.numel() for p in model.parameters()):,} parameters; '
         f'device {device}; mode {mode}; run dir {run}' + (f'; {de.world} processes' if de.active else ''))
-    history, best, best_epoch, start, wait = [], -1.0, 0, 0, 0
+    history, best, best_epoch, start, wait, earlier = [], -1.0, 0, 0, 0, []
     valid, test = data.valid, data.test
+    this = lambda last_epoch: dict(command=prov['command'], git_commit=prov['git_commit'], started=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(t0)),
+                                   first_epoch=start, last_epoch=last_epoch, wall_seconds=time.time() - t0)  # this process, so far
     ev = lambda hist_tgt: evaluate(model, *hist_tgt, cfg.max_len, cfg.eval_batch_size, cfg.ks, cfg.exclude_seen, device, progress)
 
     if not model.trainable:  # e.g. most-popular: fit once, nothing to optimise
@@ -220,6 +222,8 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
             torch.set_rng_state(st['rng_cpu'])
             if device.type == 'cuda' and 'rng_cuda' in st: torch.cuda.set_rng_state(st['rng_cuda'].cpu())
             history, best, best_epoch, wait, start = st['history'], st['best'], st['best_epoch'], st['wait'], st['epoch'] + 1
+            earlier = st.get('processes') or [dict(first_epoch=0, last_epoch=st['epoch'], wall_seconds=None,  # a checkpoint from before
+                                                   note='written before processes were recorded: wall time unknown')]  # this record existed
             say(f'resumed from {last} at epoch {start}')
         if de.active: step = DistributedDataParallel(LossStep(model), device_ids=[device.index] if device.type == 'cuda' else None)
         for epoch in range(start, cfg.epochs):
@@ -253,15 +257,17 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
             say(f'epoch {epoch:3d}  loss {row["loss"]:.4f}  valid {_fmt(vm)}  {train_s:.1f}s' + ('  *' if improved else ''))
             save_checkpoint(last, config=json.loads(json.dumps(asdict(cfg))), model_state=model.state_dict(), optim_state=opt.state_dict(),
                             rng_cpu=torch.get_rng_state(), **({'rng_cuda': torch.cuda.get_rng_state()} if device.type == 'cuda' else {}),
-                            history=history, best=best, best_epoch=best_epoch, wait=wait, epoch=epoch)
+                            history=history, best=best, best_epoch=best_epoch, wait=wait, epoch=epoch, processes=earlier + [this(epoch)])
         if de.main: model.load_state_dict(load_checkpoint(run/'best.pt', map_location=device)['model_state'])
     res = None
     if de.main:
         pd.DataFrame(history).to_csv(run/'history.csv', index=False)
         vm, tm = ev(valid), ev(test)
+        procs = earlier + [this(len(history) - 1)]
         res = dict(model=cfg.model, dataset=data.name, data=data.stats(), valid=vm, test=tm, best_epoch=best_epoch,
                    epochs=len(history), mode=mode, train_seconds=sum(h['seconds'] for h in history),
-                   wall_seconds=time.time() - t0, n_parameters=sum(p.numel() for p in model.parameters()), **prov)
+                   wall_seconds=sum(p['wall_seconds'] or 0. for p in procs), n_parameters=sum(p.numel() for p in model.parameters()),
+                   **prov, processes=procs)
         (run/'metrics.json').write_text(json.dumps(res, indent=1))
         say(f'test  {_fmt(tm)}  (best epoch {best_epoch}, {res["wall_seconds"]:.0f}s)')
     return from_rank0(res, de)

@@ -64,6 +64,23 @@ def test_resume_gives_same_result(ml100k, tmp_path):
     m = json.loads((tmp_path/'full'/'metrics.json').read_text())
     for key in ('valid', 'test', 'epochs', 'wall_seconds', 'device', 'seed', 'git_commit', 'command'):
         assert key in m
+    # every process that worked on the run is recorded, and the wall time is their sum
+    assert [(p['first_epoch'], p['last_epoch']) for p in m['processes']] == [(0, 2)]
+    cut = json.loads((tmp_path/'cut'/'metrics.json').read_text())
+    assert [(p['first_epoch'], p['last_epoch']) for p in cut['processes']] == [(0, 0), (1, 2)]
+    assert cut['wall_seconds'] == pytest.approx(sum(p['wall_seconds'] for p in cut['processes'])) and cut['wall_seconds'] > 0
+    assert all(p['git_commit'] and p['command'] for p in cut['processes'])
+
+
+def test_resume_from_a_checkpoint_without_process_record(ml100k, tmp_path):
+    "A last.pt written before processes were recorded: the earlier process is listed with an unknown wall time."
+    from eulerrec.train import load_checkpoint, save_checkpoint
+    base = dict(model='sasrec', dataset='ml-100k', max_len=20, batch_size=512, patience=50, seed=7, device='cpu', out=str(tmp_path/'r'))
+    train(TrainConfig(**base, epochs=1), data=ml100k, progress=False, verbose=False)
+    st = load_checkpoint(tmp_path/'r'/'last.pt'); del st['processes']; save_checkpoint(tmp_path/'r'/'last.pt', **st)
+    m = train(TrainConfig(**base, epochs=2), data=ml100k, progress=False, verbose=False)
+    assert m['processes'][0]['wall_seconds'] is None and 'unknown' in m['processes'][0]['note']
+    assert m['wall_seconds'] == pytest.approx(m['processes'][1]['wall_seconds']) and m['processes'][1]['first_epoch'] == 1
 
 
 def test_resume_refuses_other_config(ml100k, tmp_path):

@@ -42,7 +42,7 @@ def cmd_data_info(a):
     print('\nfiltering steps:')
     print(data.report.to_string(index=False))
 
-# %% ../nbs/09_cli.ipynb #63712981
+# %% ../nbs/09_cli.ipynb #e5e050c8
 def _parse_set(pairs) -> dict:
     "`--set key=value` pairs for the model config; values parsed as JSON when possible (numbers, true/false, lists)."
     out = {}
@@ -59,7 +59,7 @@ def cmd_train(a):
                       device=a.device, mode=a.mode, exclude_seen=a.exclude_seen, model_config=_parse_set(a.set), out=a.out)
     res = train(cfg, resume=not a.restart, progress=not a.no_progress)
     if not dist_env().main: return            # under torchrun, rank 0 reports
-    print(f'\n{res["model"]} on {res["dataset"]} (best epoch {res["best_epoch"]}, {res["wall_seconds"]:.0f}s, {res["device"]}); '
+    print(f'\n{res["model"]} on {res["dataset"]} (best epoch {res["best_epoch"]}, {res["wall_seconds"] or res["train_seconds"]:.0f}s, {res["device"]}); '
           f'run dir {cfg.run_dir()}')
     _print_table(_metrics_frame(res, cfg.ks))
 

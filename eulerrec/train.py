@@ -177,7 +177,7 @@ def _resume_key(cfg: dict) -> dict: return {k: v for k, v in cfg.items() if k no
 def _fmt(m: dict, keys=('HR@10', 'NDCG@10', 'MRR@10')) -> str:
     return '  '.join(f'{k} {m[k]:.4f}' for k in keys if k in m)
 
-# %% ../nbs/08_train.ipynb #7519f6d1
+# %% ../nbs/08_train.ipynb #69ff2b1f
 def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True) -> dict:
     "Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`). Under torchrun: one DDP rank."
     de = dist_env()
@@ -266,10 +266,10 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
         procs = earlier + [this(len(history) - 1)]
         res = dict(model=cfg.model, dataset=data.name, data=data.stats(), valid=vm, test=tm, best_epoch=best_epoch,
                    epochs=len(history), mode=mode, train_seconds=sum(h['seconds'] for h in history),
-                   wall_seconds=sum(p['wall_seconds'] or 0. for p in procs), n_parameters=sum(p.numel() for p in model.parameters()),
+                   wall_seconds=None if any(p['wall_seconds'] is None for p in procs) else sum(p['wall_seconds'] for p in procs), n_parameters=sum(p.numel() for p in model.parameters()),
                    **prov, processes=procs)
         (run/'metrics.json').write_text(json.dumps(res, indent=1))
-        say(f'test  {_fmt(tm)}  (best epoch {best_epoch}, {res["wall_seconds"]:.0f}s)')
+        say(f'test  {_fmt(tm)}  (best epoch {best_epoch}, {res["wall_seconds"] or res["train_seconds"]:.0f}s)')
     return from_rank0(res, de)
 
 # %% ../nbs/08_train.ipynb #a0ceb05d

@@ -80,7 +80,7 @@ def test_resume_from_a_checkpoint_without_process_record(ml100k, tmp_path):
     st = load_checkpoint(tmp_path/'r'/'last.pt'); del st['processes']; save_checkpoint(tmp_path/'r'/'last.pt', **st)
     m = train(TrainConfig(**base, epochs=2), data=ml100k, progress=False, verbose=False)
     assert m['processes'][0]['wall_seconds'] is None and 'unknown' in m['processes'][0]['note']
-    assert m['wall_seconds'] == pytest.approx(m['processes'][1]['wall_seconds']) and m['processes'][1]['first_epoch'] == 1
+    assert m['wall_seconds'] is None and m['processes'][1]['first_epoch'] == 1 and m['processes'][1]['wall_seconds'] > 0
 
 
 def test_resume_refuses_other_config(ml100k, tmp_path):

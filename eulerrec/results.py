@@ -97,7 +97,7 @@ EULERFORMER_ML1M = pd.DataFrame({
 # RecGRELA, official repository's ML-1M log (5-core, L = 200): test metrics of the best checkpoint.
 RECGRELA_ML1M_LOG = {'HR@5': 0.2364, 'HR@10': 0.3311, 'NDCG@5': 0.1653, 'NDCG@10': 0.1959, 'MRR@5': 0.1419, 'MRR@10': 0.1545}
 
-# %% ../nbs/13_results.ipynb #ec652fe2
+# %% ../nbs/13_results.ipynb #44afa4f9
 def _ours(runs, metric, scale=100.):
     vals = [scale * r['test'][metric] for r in runs.values()]
     capped = [s for s, r in runs.items() if r['stopped'] != 'early stop']
@@ -131,7 +131,8 @@ def headline(results='results') -> pd.DataFrame:
             what, unit = f'{model} vs {base} {metric}', 'rel. %'
         note = [] if n else ['not yet run']
         if base is not None and n >= 2: note.append(f"paired t-test p = {t['p']:.3f}, wins {t['wins']}/{n}")
-        if capped: note.append(f'capped run(s), seed {", ".join(map(str, sorted(set(capped))))}: lower bound')
+        if capped: note.append(f'capped run(s), seed {", ".join(map(str, sorted(set(capped))))}: '
+                               + ('a lower bound' if base is None else 'not converged'))
         rows.append(dict(paper=paper, dataset=ds, claim=what, unit=unit, paper_value=pv, ours=mean, std=std, seeds=n,
                          gap=mean - pv, note='; '.join(note)))
     return pd.DataFrame(rows)

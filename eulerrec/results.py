@@ -38,36 +38,46 @@ def models_in(root) -> list[str]:
     "Names of the models with at least one finished run `root/<model>-seed<S>`, sorted."
     return sorted({mt[1] for d in Path(root).glob('*-seed*') if (mt := re.fullmatch(r'(.+)-seed\d+', d.name)) and (d/'metrics.json').is_file()})
 
-# %% ../nbs/13_results.ipynb #60f55a4c
+# %% ../nbs/13_results.ipynb #74557d7a
+def _sd(x) -> float:
+    "Sample standard deviation (ddof 1); NaN for fewer than 2 values."
+    return float(np.std(x, ddof=1)) if len(x) > 1 else float('nan')
+
 def t_interval(x, level: float = 0.95) -> tuple[float, float, float]:
     "Mean of `x` and the two-sided Student-t `level` confidence interval of the mean (NaN bounds for fewer than 2 values)."
     x = np.asarray(x, dtype=float)
     m = float(x.mean()) if len(x) else float('nan')
     if len(x) < 2: return m, float('nan'), float('nan')
-    h = stats.t.ppf((1 + level) / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    h = stats.t.ppf((1 + level) / 2, len(x) - 1) * _sd(x) / math.sqrt(len(x))
     return m, m - h, m + h
 
-# %% ../nbs/13_results.ipynb #c9f1a504
+# %% ../nbs/13_results.ipynb #631b23f5
 METRICS = ('HR@10', 'NDCG@10', 'MRR@10')
+
+def _capped(runs: dict) -> list[int]:
+    "Seeds of the runs in `runs` (from `seed_runs`) that the epoch cap stopped, not early stopping."
+    return [s for s, r in runs.items() if r['stopped'] != 'early stop']
 
 def seed_table(root, models, metrics=METRICS, split: str = 'test', scale: float = 100.) -> pd.DataFrame:
     "One row per model: number of seeds, and per metric the mean, std and 95% t-interval over seeds (× `scale`; % by default)."
     rows = []
     for name in models:
         runs = seed_runs(root, name)
-        row = dict(model=name, seeds=len(runs), capped=sum(r['stopped'] != 'early stop' for r in runs.values()))
+        row = dict(model=name, seeds=len(runs), capped=len(_capped(runs)))
         for k in metrics:
             vals = [scale * r[split][k] for r in runs.values()]
             mean, lo, hi = t_interval(vals)
-            row.update({k: mean, f'{k} std': float(np.std(vals, ddof=1)) if len(vals) > 1 else float('nan'),
-                        f'{k} low': lo, f'{k} high': hi})
+            row.update({k: mean, f'{k} std': _sd(vals), f'{k} low': lo, f'{k} high': hi})
         rows.append(row)
     return pd.DataFrame(rows).set_index('model')
 
-# %% ../nbs/13_results.ipynb #de930c17
+# %% ../nbs/13_results.ipynb #3e47bdfd
 def paired_seed_test(root, model: str, base: str, metric: str = 'NDCG@10', split: str = 'test', scale: float = 100.) -> dict:
     "Paired comparison of `model` vs `base` over their common seeds: mean difference (× `scale`), relative change, wins, t, p."
-    a, b = seed_runs(root, base), seed_runs(root, model)
+    return _paired(seed_runs(root, base), seed_runs(root, model), model, base, metric, split, scale)
+
+def _paired(a: dict, b: dict, model, base, metric, split, scale) -> dict:
+    "`paired_seed_test` on runs already read: `a` of the base, `b` of the model (from `seed_runs`)."
     seeds = sorted(a.keys() & b.keys())
     xa = np.array([scale * a[s][split][metric] for s in seeds]); xb = np.array([scale * b[s][split][metric] for s in seeds])
     nan = float('nan')
@@ -97,13 +107,7 @@ EULERFORMER_ML1M = pd.DataFrame({
 # RecGRELA, official repository's ML-1M log (5-core, L = 200): test metrics of the best checkpoint.
 RECGRELA_ML1M_LOG = {'HR@5': 0.2364, 'HR@10': 0.3311, 'NDCG@5': 0.1653, 'NDCG@10': 0.1959, 'MRR@5': 0.1419, 'MRR@10': 0.1545}
 
-# %% ../nbs/13_results.ipynb #44afa4f9
-def _ours(runs, metric, scale=100.):
-    vals = [scale * r['test'][metric] for r in runs.values()]
-    capped = [s for s, r in runs.items() if r['stopped'] != 'early stop']
-    return (float(np.mean(vals)) if vals else float('nan'), float(np.std(vals, ddof=1)) if len(vals) > 1 else float('nan'),
-            len(vals), capped)
-
+# %% ../nbs/13_results.ipynb #45101c1c
 def headline(results='results') -> pd.DataFrame:
     "The reproduction headline: per claim, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs)."
     results = Path(results)
@@ -119,15 +123,18 @@ def headline(results='results') -> pd.DataFrame:
     rows = []
     for paper, ds, proto, model, base, metric, pv in claims:
         root = results/proto/ds
+        rm = seed_runs(root, model)
         if base is None:
-            mean, std, n, capped = _ours(seed_runs(root, model), metric)
+            vals = [100 * r['test'][metric] for r in rm.values()]
+            mean, std, n, capped = float(np.mean(vals)) if vals else float('nan'), _sd(vals), len(vals), _capped(rm)
             what, unit = f'{model} {metric}', '%'
         else:
-            t, rm, rb = paired_seed_test(root, model, base, metric), seed_runs(root, model), seed_runs(root, base)
+            rb = seed_runs(root, base)
+            t = _paired(rb, rm, model, base, metric, 'test', 100.)
             n, mean = t['seeds'], 100 * t['rel']
-            rel = [100 * (r['test'][metric] / rb[s]['test'][metric] - 1) for s, r in rm.items() if s in rb]
-            std = float(np.std(rel, ddof=1)) if len(rel) > 1 else float('nan')
-            capped = [s for runs in (rm, rb) for s, r in runs.items() if s in rm.keys() & rb.keys() and r['stopped'] != 'early stop']
+            common = rm.keys() & rb.keys()
+            std = _sd([100 * (rm[s]['test'][metric] / rb[s]['test'][metric] - 1) for s in common])
+            capped = [s for s in _capped(rm) + _capped(rb) if s in common]
             what, unit = f'{model} vs {base} {metric}', 'rel. %'
         note = [] if n else ['not yet run']
         if base is not None and n >= 2: note.append(f"paired t-test p = {t['p']:.3f}, wins {t['wins']}/{n}")

@@ -11,8 +11,8 @@ import pandas as pd
 from scipy import stats
 
 # %% auto #0
-__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'read_run', 'seed_runs', 'models_in', 't_interval', 'seed_table',
-           'paired_seed_test', 'headline', 'plot_seeds']
+__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'read_run', 'seed_runs', 'models_in', 'run_table', 't_interval',
+           'seed_table', 'paired_seed_test', 'headline', 'plot_seeds']
 
 # %% ../nbs/13_results.ipynb #d74eb603
 def read_run(d) -> dict | None:
@@ -38,6 +38,25 @@ def models_in(root) -> list[str]:
     "Names of the models with at least one finished run `root/<model>-seed<S>`, sorted."
     return sorted({mt[1] for d in Path(root).glob('*-seed*') if (mt := re.fullmatch(r'(.+)-seed\d+', d.name)) and (d/'metrics.json').is_file()})
 
+# %% ../nbs/13_results.ipynb #498f6144
+METRICS = ('HR@10', 'NDCG@10', 'MRR@10')
+
+def run_table(root, models, metrics=METRICS, seed: int = 2020, split: str = 'test', scale: float = 100.,
+              base: str | None = None) -> pd.DataFrame:
+    "One row per model: its `root/<model>-seed<seed>` run's status, `metrics` (× `scale`), epochs, epoch time (ratio to `base`), commit."
+    read = lambda m: read_run(Path(root)/f'{m}-seed{seed}')
+    b, rows = (read(base) if base else None), []
+    for name in models:
+        r = read(name)
+        if r is None: rows.append(dict(model=name, status='not yet run')); continue
+        row = dict(model=name, status=f"done ({r['stopped']})", **{k: scale * r[split][k] for k in metrics},
+                   best_epoch=r['best_epoch'], epochs=r['epochs'], epoch_s=r['epoch_s'])
+        if base: row['epoch_ratio'] = r['epoch_s'] / b['epoch_s'] if b else float('nan')
+        row.update(minutes=(r.get('wall_seconds') or float('nan')) / 60, commit=str(r.get('git_commit', '?'))[:12],
+                   params=r.get('n_parameters'))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index('model')
+
 # %% ../nbs/13_results.ipynb #74557d7a
 def _sd(x) -> float:
     "Sample standard deviation (ddof 1); NaN for fewer than 2 values."
@@ -51,9 +70,7 @@ def t_interval(x, level: float = 0.95) -> tuple[float, float, float]:
     h = stats.t.ppf((1 + level) / 2, len(x) - 1) * _sd(x) / math.sqrt(len(x))
     return m, m - h, m + h
 
-# %% ../nbs/13_results.ipynb #631b23f5
-METRICS = ('HR@10', 'NDCG@10', 'MRR@10')
-
+# %% ../nbs/13_results.ipynb #e476a497
 def _capped(runs: dict) -> list[int]:
     "Seeds of the runs in `runs` (from `seed_runs`) that the epoch cap stopped, not early stopping."
     return [s for s, r in runs.items() if r['stopped'] != 'early stop']

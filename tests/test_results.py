@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
-from eulerrec.results import read_run, seed_runs, seed_table, t_interval, paired_seed_test, headline, EULERFORMER_ML1M
+from eulerrec.results import read_run, run_table, seed_runs, seed_table, t_interval, paired_seed_test, headline, EULERFORMER_ML1M
 
 RESULTS = Path(__file__).resolve().parents[1]/'results'
 
@@ -34,6 +34,20 @@ def test_seed_runs_matches_the_exact_model_name(tmp_path):
     write_run(tmp_path, 'eulerformer', 9, 0.4, finished=False)
     runs = seed_runs(tmp_path, 'eulerformer')
     assert list(runs) == [7, 2020] and {r['model'] for r in runs.values()} == {'eulerformer'}
+
+
+def test_run_table_rows_ratios_and_missing_runs(tmp_path):
+    write_run(tmp_path, 'base', 2020, 0.10, epochs=21, best=10)                  # median epoch time 12 s
+    write_run(tmp_path, 'new', 2020, 0.12, epochs=11, best=10)                   # median 7 s; capped
+    write_run(tmp_path, 'new', 2021, 0.50)                                       # another seed: not in the table
+    write_run(tmp_path, 'late', 2020, 0.30, finished=False)
+    t = run_table(tmp_path, ['base', 'new', 'late', 'absent'], base='base')
+    assert t.status.tolist() == ['done (early stop)', 'done (capped at 11 epochs)', 'not yet run', 'not yet run']
+    assert math.isclose(t.loc['new', 'NDCG@10'], 12.0) and math.isclose(t.loc['new', 'HR@10'], 24.0)
+    assert math.isclose(t.loc['new', 'epoch_ratio'], 7 / 12) and t.loc['base', 'epoch_ratio'] == 1
+    assert run_table(tmp_path, ['new'], seed=2021, scale=1.).loc['new', 'NDCG@10'] == 0.5
+    assert 'epoch_ratio' not in run_table(tmp_path, ['new'])
+    assert np.isnan(run_table(tmp_path, ['new'], base='absent').loc['new', 'epoch_ratio'])
 
 
 def test_t_interval_and_paired_test_against_formulas(tmp_path):

@@ -18,11 +18,12 @@ def to_py(nb_path, py_path): jupytext.write(jupytext.read(nb_path), py_path, fmt
 def from_py(py_path, nb_path):
     new = jupytext.read(py_path, fmt='py:percent')
     nb_path = Path(nb_path)
-    if nb_path.exists():  # keep outputs and ids of cells whose source did not change
-        old = {c.source: c for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == 'code'}
+    if nb_path.exists():  # keep the ids (and, for code, the outputs) of cells whose source did not change: small diffs
+        old = {(c.cell_type, c.source): c for c in nbformat.read(nb_path, as_version=4).cells}
         for c in new.cells:
-            if c.cell_type == 'code' and c.source in old:
-                c.outputs, c['id'] = old[c.source].outputs, old[c.source].get('id', c.get('id'))
+            if (o := old.get((c.cell_type, c.source))) is not None:
+                c['id'] = o.get('id', c.get('id'))
+                if c.cell_type == 'code': c.outputs = o.outputs
     new.metadata = {'kernelspec': KERNEL}
     for c in new.cells: c.metadata = {}
     nbformat.write(new, nb_path)

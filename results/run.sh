@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The background runs whose results files the experiment notebooks read: one model after another, single-threaded
+# (THREADS=1), seed 2020 unless SEED is set, on the CPU.
+#
+# Usage (from anywhere):  [SEED=2021] [EPOCHS=N] nohup bash results/run.sh SETUP [model ...] &
+#
+#   SETUP          protocol (leave-one-out by time, full ranking, patience 10)        results in                 read by
+#   ml-100k        EulerFormer protocol on ML-100K: 5-core, L = 50, <= 100 epochs     positional/ml-100k         10_exp_positional
+#   ml-1m          EulerFormer protocol: rating >= 3, 10-core, L = 50, <= 100 epochs  positional/ml-1m           10_exp_positional
+#   s3rec-DS       DS = beauty|sports|toys|yelp, the S3-Rec sequence files (already   positional/s3rec-DS        10_exp_positional
+#                  5-core; NOT the paper's datasets), L = 50, <= 100 epochs
+#   long-ml-100k   RecGRELA protocol on ML-100K: 5-core, L = 200, batch 64, <= 40     long/ml-100k               11_exp_long_sequences
+#   long-ml-1m     RecGRELA protocol on ML-1M: 5-core, L = 200, batch 64, <= 200      long/ml-1m                 11_exp_long_sequences
+#
+# Without models, each setup runs its default list (below). Each run writes results/<dir>/<model>-seed<SEED>/ and a .log.
+# A run that was interrupted resumes from its last.pt. A finished run is skipped, unless the epoch cap stopped it
+# (not early stopping) and EPOCHS is larger than the epochs it ran: then it continues from its last.pt, which is kept
+# beside the results (git ignores it), e.g. SEED=2021 EPOCHS=100 bash results/run.sh ml-1m sasrec eulerformer.
+# DRY=1 prints what would run, and why the others are skipped.
+set -u
+cd "$(dirname "$0")/.."
+SEED=${SEED:-2020}
+DATA=${EULERREC_DATA:-/work/shared/data}
+setup=${1:-}; shift || true
+case $setup in
+  ml-100k) dir=positional/ml-100k; data=(--dataset ml-100k); proto=(--max-len 50); cap=100
+    defaults="sasrec sasrec-sinusoidal sasrec-rope eulerformer eulerformer-no-pcl eulerformer-no-adapt eulerformer-learnable-angles
+              eulerformer-no-diff-rot eulerformer-no-psi bert4rec bert4rec-euler sasrec-none" ;;
+  ml-1m) dir=positional/ml-1m; data=(--dataset ml-1m --min-rating 3 --core 10); proto=(--max-len 50); cap=100
+    defaults="sasrec eulerformer sasrec-rope sasrec-sinusoidal eulerformer-no-adapt eulerformer-learnable-angles
+              eulerformer-no-diff-rot eulerformer-no-psi eulerformer-no-pcl bert4rec bert4rec-euler" ;;
+  s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp)
+    f=$(case $setup in s3rec-beauty) echo amazon-beauty/s3rec/Beauty.txt ;; s3rec-sports) echo amazon-sports/s3rec/Sports_and_Outdoors.txt ;;
+                       s3rec-toys) echo amazon-toys/s3rec/Toys_and_Games.txt ;; s3rec-yelp) echo yelp/s3rec/Yelp.txt ;; esac)
+    dir=positional/$setup; data=(--dataset $DATA/$f); proto=(--max-len 50); cap=100; defaults="sasrec eulerformer" ;;
+  long-ml-100k|long-ml-1m) dir=long/${setup#long-}; data=(--dataset ${setup#long-}); proto=(--max-len 200 --batch-size 64)
+    cap=$([ $setup = long-ml-100k ] && echo 40 || echo 200)
+    defaults="recgrela sasrec linrec gru4rec eulerformer recgrela-no-rope recgrela-no-local recgrela-no-gate" ;;
+  *) echo "usage: [SEED=S] [EPOCHS=N] bash $0 ml-100k|ml-1m|s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp|long-ml-100k|long-ml-1m [model ...]"
+     exit 2 ;;
+esac
+EPOCHS=${EPOCHS:-$cap}
+# what to do with an existing run directory: run (new, interrupted, or capped below EPOCHS with a last.pt) or skip (why)
+todo() { python - "$1" "$EPOCHS" <<'PY'
+import sys
+from pathlib import Path
+from eulerrec.results import read_run
+d, epochs = Path(sys.argv[1]), int(sys.argv[2])
+r = read_run(d)
+if r is None: print('run')
+elif r['stopped'] == 'early stop': print('skip: stopped early')
+elif r['epochs'] >= epochs: print(f"skip: {r['stopped']}, EPOCHS={epochs}")
+elif not (d/'last.pt').is_file(): print(f"skip: {r['stopped']} but no last.pt here to continue from")
+else: print('run')
+PY
+}
+for m in ${@:-$defaults}; do
+  out=results/$dir/$m-seed$SEED
+  what=$(todo $out)
+  [ "$what" != run ] && { echo "$setup $m seed $SEED: $what"; continue; }
+  cmd=(eulerrec train --model $m "${data[@]}" --data-dir $DATA "${proto[@]}" --epochs $EPOCHS --patience 10 --seed $SEED
+       --device cpu --out $out --no-progress)
+  [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}"; continue; }
+  mkdir -p results/$dir
+  echo "$setup $m seed $SEED: training (log $out.log)"
+  OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1} nice -n 10 "${cmd[@]}" >> $out.log 2>&1 || echo "FAILED $setup $m (see $out.log)"
+done

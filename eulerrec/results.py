@@ -38,16 +38,16 @@ def models_in(root) -> list[str]:
     "Names of the models with at least one finished run `root/<model>-seed<S>`, sorted."
     return sorted({mt[1] for d in Path(root).glob('*-seed*') if (mt := re.fullmatch(r'(.+)-seed\d+', d.name)) and (d/'metrics.json').is_file()})
 
-# %% ../nbs/13_results.ipynb #498f6144
+# %% ../nbs/13_results.ipynb #30e5e17e
 METRICS = ('HR@10', 'NDCG@10', 'MRR@10')
 
 def run_table(root, models, metrics=METRICS, seed: int = 2020, split: str = 'test', scale: float = 100.,
               base: str | None = None) -> pd.DataFrame:
     "One row per model: its `root/<model>-seed<seed>` run's status, `metrics` (× `scale`), epochs, epoch time (ratio to `base`), commit."
-    read = lambda m: read_run(Path(root)/f'{m}-seed{seed}')
-    b, rows = (read(base) if base else None), []
+    runs = {m: read_run(Path(root)/f'{m}-seed{seed}') for m in dict.fromkeys([*models, base] if base else models)}  # each once
+    b, rows = (runs[base] if base else None), []
     for name in models:
-        r = read(name)
+        r = runs[name]
         if r is None: rows.append(dict(model=name, status='not yet run')); continue
         row = dict(model=name, status=f"done ({r['stopped']})", **{k: scale * r[split][k] for k in metrics},
                    best_epoch=r['best_epoch'], epochs=r['epochs'], epoch_s=r['epoch_s'])

@@ -334,7 +334,7 @@ def length_benchmark(lengths=(64, 256, 1024, 4096, 16384),                    # 
     if live_memory: df['live_saving_vs_' + baseline] = [base.live_mb.get(L, np.nan) / m for L, m in zip(df.L, df.live_mb)]
     return df
 
-# %% ../nbs/07b_linear_models.ipynb #a2aa5d64
+# %% ../nbs/07b_linear_models.ipynb #e9501c83
 @torch.inference_mode()
 def streaming_benchmark(L:int=1000,            # history length after the new event
                         batch_size:int=1,      # independent streams
@@ -361,7 +361,7 @@ def streaming_benchmark(L:int=1000,            # history length after the new ev
                 t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
             return float(np.median(ts))
         t0 = time.perf_counter()
-        with torch._inductor.config.patch(cpp_wrapper=True):   # compile with a C++ (not Python) wrapper: less overhead per call
+        with torch._inductor.config.patch(cpp_wrapper=True, freezing=True):   # C++ (not Python) wrapper, weights as constants
             s_stream = stream()
         first = time.perf_counter() - t0
         s_full = full()

@@ -23,7 +23,8 @@ from .models import build_model, SeqRecModel
 __all__ = ['CKPT_FORMAT', 'RESUMABLE_CHANGES', 'supervised_logits', 'sequence_loss', 'window_prefixes', 'seed_everything',
            'resolve_device', 'evaluate', 'TrainConfig', 'git_commit', 'provenance', 'CheckpointError',
            'save_checkpoint', 'load_checkpoint', 'train', 'DistEnv', 'dist_env', 'split_batch', 'shard_loss',
-           'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks', 'metric_columns', 'metrics_table']
+           'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks', 'metric_columns', 'metrics_table',
+           'epoch_cost']
 
 # %% ../nbs/08_train.ipynb #d4a4d634
 def supervised_logits(model: SeqRecModel, items: torch.Tensor, targets: torch.Tensor):
@@ -355,3 +356,35 @@ def metrics_table(*run_dirs, split: str = 'test', ks=(5, 10, 20)) -> pd.DataFram
         m = json.loads((Path(d)/'metrics.json').read_text())
         rows.append(dict(model=m['model'], dataset=m['dataset'], **metric_columns(m[split], ks)))
     return pd.DataFrame(rows)
+
+# %% ../nbs/08_train.ipynb #9ed623f1
+def epoch_cost(cfg: TrainConfig, data: SeqData | None = None,
+               batches: int = 5,          # timed training steps (after one warm-up step)
+               threads: int | None = 1    # torch threads while timing (None: leave as is)
+              ) -> dict:
+    "Median time of a training step of `cfg` and the training time of one epoch extrapolated from it (no evaluation)."
+    if batches < 1: raise ValueError(f'epoch_cost: batches={batches}, expected >= 1')
+    old = torch.get_num_threads()
+    if threads: torch.set_num_threads(threads)
+    try:
+        seed_everything(cfg.seed)
+        device = resolve_device(cfg.device)
+        if data is None: data = load(cfg.dataset, data_dir=cfg.data_dir, min_rating=cfg.min_rating, core=cfg.core, verbose=False)
+        model = build_model(cfg.model, data.n_items, cfg.max_len, **cfg.model_config).to(device).train()
+        if not model.trainable: raise ValueError(f'epoch_cost: {cfg.model} has nothing to train (it is fitted in one pass)')
+        mode = model.train_mode if cfg.mode == 'auto' else cfg.mode
+        loader = _make_loader(data, cfg, mode); loader.set_epoch(0)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        it, times = iter(loader), []
+        for _ in range(min(batches + 1, len(loader))):
+            t = time.perf_counter()
+            items, targets = next(it)
+            loss = sequence_loss(model, items.to(device), targets.to(device))
+            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            if device.type == 'cuda': torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - t)
+    finally: torch.set_num_threads(old)
+    step = float(np.median(times[1:] or times))
+    return dict(model=cfg.model, dataset=data.name, mode=mode, max_len=cfg.max_len, batch_size=cfg.batch_size,
+                threads=threads or old, device=str(device), timed_steps=len(times[1:] or times),
+                seconds_per_step=step, steps_per_epoch=len(loader), epoch_minutes=step * len(loader) / 60)

@@ -45,3 +45,14 @@ def test_benchmark_long_prints_ratios_and_streaming():
               '--stream-len', '100', '--stream-batch', '1').stdout
     assert 'speedup_vs_sasrec' in out and 'memory_saving_vs_sasrec' in out, out
     assert 'streaming L=100' in out and 'max_abs_score_diff' in out and 'speedup' in out, out
+
+
+def test_train_estimate_trains_nothing(shared_data, tmp_path):
+    out = run('train', '--model', 'sasrec', '--dataset', 'ml-100k', '--data-dir', str(shared_data), '--epochs', '7',
+              '--estimate', '2', '--out', str(tmp_path/'run'), '--device', 'cpu').stdout
+    assert 'steps per epoch' in out and 'median of 2' in out and 'at most 7 epochs' in out, out
+    assert not (tmp_path/'run').exists()
+    p = run('train', '--estimate', 'x', check=False)
+    assert p.returncode == 2 and 'invalid int value' in p.stderr
+    p = run('train', '--estimate', '0', '--data-dir', str(shared_data), '--out', str(tmp_path/'run'), check=False)
+    assert p.returncode != 0 and 'batches=0' in p.stderr and not (tmp_path/'run').exists(), p.stderr

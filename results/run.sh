@@ -17,6 +17,8 @@
 # (not early stopping) and EPOCHS is larger than the epochs it ran: then it continues from its last.pt, which is kept
 # beside the results (git ignores it), e.g. SEED=2021 EPOCHS=100 bash results/run.sh ml-1m sasrec eulerformer.
 # DRY=1 prints what would run, and why the others are skipped.
+# Several workers may share one list (two cores: start it twice): each run is claimed with a lock (flock on a file in
+# $TMPDIR, released when its worker exits, also when killed), and a worker skips the runs that another one holds.
 set -u
 cd "$(dirname "$0")/.."
 SEED=${SEED:-2020}
@@ -56,12 +58,15 @@ PY
 }
 for m in ${@:-$defaults}; do
   out=results/$dir/$m-seed$SEED
-  what=$(todo $out)
-  [ "$what" != run ] && { echo "$setup $m seed $SEED: $what"; continue; }
+  exec 9>"${TMPDIR:-/tmp}/eulerrec-run-${out//\//_}.lock"
+  flock -n 9 || { echo "$setup $m seed $SEED: skip: another worker is running it"; exec 9>&-; continue; }
+  what=$(todo $out)                         # decided under the lock: another worker may just have finished it
+  [ "$what" != run ] && { echo "$setup $m seed $SEED: $what"; exec 9>&-; continue; }
   cmd=(eulerrec train --model $m "${data[@]}" --data-dir $DATA "${proto[@]}" --epochs $EPOCHS --patience 10 --seed $SEED
        --device cpu --out $out --no-progress)
-  [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}"; continue; }
+  [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}"; exec 9>&-; continue; }
   mkdir -p results/$dir
   echo "$setup $m seed $SEED: training (log $out.log)"
   OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1} nice -n 10 "${cmd[@]}" >> $out.log 2>&1 || echo "FAILED $setup $m (see $out.log)"
+  exec 9>&-                                 # release the claim (the training process held it too, until it ended)
 done

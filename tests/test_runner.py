@@ -31,3 +31,15 @@ def test_capped_runs_continue_only_with_a_larger_cap_and_a_checkpoint():
 def test_unknown_setup_is_refused():
     r = runner('ml-20m')
     assert r.returncode == 2 and r.stdout.startswith('usage:')
+
+
+def test_a_run_held_by_another_worker_is_skipped(tmp_path):
+    import fcntl
+    lock = tmp_path/'eulerrec-run-results_positional_ml-1m_sasrec-seed12345.lock'
+    with open(lock, 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)          # what a worker training that run holds
+        out = runner('ml-1m', 'sasrec', 'eulerformer', SEED='12345', TMPDIR=str(tmp_path)).stdout.splitlines()
+        assert out[0] == 'ml-1m sasrec seed 12345: skip: another worker is running it'
+        assert out[1].startswith('ml-1m eulerformer seed 12345: would run')
+    out = runner('ml-1m', 'sasrec', SEED='12345', TMPDIR=str(tmp_path)).stdout   # released: claimed again
+    assert out.startswith('ml-1m sasrec seed 12345: would run'), out

@@ -165,11 +165,26 @@ def load_checkpoint(path, map_location='cpu') -> dict:
         raise CheckpointError(f'{path}: not an eulerrec checkpoint (expected format tag {CKPT_FORMAT!r})')
     return state
 
-# %% ../nbs/08_train.ipynb #4b671a64
+# %% ../nbs/08_train.ipynb #7dc33e1c
 def _make_loader(data: SeqData, cfg: TrainConfig, mode: str):
     if mode == 'all': return WindowLoader(data.train_seqs, cfg.max_len, cfg.batch_size, shuffle=True, seed=cfg.seed)
     if mode == 'last': return PrefixLoader(data.train_seqs, cfg.max_len, cfg.batch_size, shuffle=True, seed=cfg.seed)
     raise ValueError(f"mode {mode!r}: expected 'all', 'last' or 'auto'")
+
+def _load_data(cfg: TrainConfig, verbose: bool) -> SeqData:
+    return load(cfg.dataset, data_dir=cfg.data_dir, min_rating=cfg.min_rating, core=cfg.core, verbose=verbose)
+
+def _build(cfg: TrainConfig, data: SeqData, device) -> tuple:
+    "The model of `cfg` on `device`, and its training mode ('all' or 'last')."
+    model = build_model(cfg.model, data.n_items, cfg.max_len, **cfg.model_config).to(device)
+    return model, (model.train_mode if cfg.mode == 'auto' else cfg.mode)
+
+def _optimizer(model: SeqRecModel, cfg: TrainConfig): return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+def _update(opt, loss: torch.Tensor, epoch: int):
+    "One optimiser step on `loss`; a non-finite loss stops training."
+    if not torch.isfinite(loss): raise FloatingPointError(f'epoch {epoch}: loss is {loss.item()} (try a smaller --lr)')
+    opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
 
 RESUMABLE_CHANGES = ('epochs', 'out', 'data_dir', 'device')  # a run may be resumed with these changed (e.g. train longer)
 
@@ -178,7 +193,7 @@ def _resume_key(cfg: dict) -> dict: return {k: v for k, v in cfg.items() if k no
 def _fmt(m: dict, keys=('HR@10', 'NDCG@10', 'MRR@10')) -> str:
     return '  '.join(f'{k} {m[k]:.4f}' for k in keys if k in m)
 
-# %% ../nbs/08_train.ipynb #69ff2b1f
+# %% ../nbs/08_train.ipynb #84d93f1e
 def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True) -> dict:
     "Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`). Under torchrun: one DDP rank."
     de = dist_env()
@@ -193,10 +208,9 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
     seed_everything(cfg.seed)
     if data is None:
         if de.active and not de.main: dist.barrier()  # rank 0 loads first, so a download or cache write happens once
-        data = load(cfg.dataset, data_dir=cfg.data_dir, min_rating=cfg.min_rating, core=cfg.core, verbose=verbose)
+        data = _load_data(cfg, verbose)
         if de.active and de.main: dist.barrier()
-    model = build_model(cfg.model, data.n_items, cfg.max_len, **cfg.model_config).to(device)
-    mode = model.train_mode if cfg.mode == 'auto' else cfg.mode
+    model, mode = _build(cfg, data, device)
     if de.main: (run/'config.json').write_text(json.dumps(asdict(cfg), indent=1))
     say(f'{cfg.model} on {data.name}: {data.n_users} users, {data.n_items} items; {sum(p.numel() for p in model.parameters()):,} parameters; '
         f'device {device}; mode {mode}; run dir {run}' + (f'; {de.world} processes' if de.active else ''))
@@ -212,8 +226,7 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
             save_checkpoint(run/'best.pt', model_state=model.state_dict(), model_config=model.config, epoch=0)
             history.append(dict(epoch=0, loss=float('nan'), seconds=0.0, **{f'valid_{k}': v for k, v in ev(valid).items()}))
     else:
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        loader = _make_loader(data, cfg, mode)
+        opt, loader = _optimizer(model, cfg), _make_loader(data, cfg, mode)
         last = run/'last.pt'
         if resume and last.exists():  # every rank restores the same model and optimizer state
             st = load_checkpoint(last, map_location=device)
@@ -240,8 +253,7 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
                 else:
                     items, targets = items.to(device), targets.to(device)
                     loss = sequence_loss(model, items, targets)
-                if not torch.isfinite(loss): raise FloatingPointError(f'epoch {epoch}: loss is {loss.item()} (try a smaller --lr)')
-                opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+                _update(opt, loss, epoch)
                 total += loss.item(); n += 1
                 bar.set_postfix(loss=f'{total/n:.4f}')
             total = mean_over_ranks(total, de, device)  # each rank's loss estimates the global batch's; their mean is exact
@@ -357,7 +369,7 @@ def metrics_table(*run_dirs, split: str = 'test', ks=(5, 10, 20)) -> pd.DataFram
         rows.append(dict(model=m['model'], dataset=m['dataset'], **metric_columns(m[split], ks)))
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_train.ipynb #9ed623f1
+# %% ../nbs/08_train.ipynb #86a7a5bf
 def epoch_cost(cfg: TrainConfig, data: SeqData | None = None,
                batches: int = 5,          # timed training steps (after one warm-up step)
                threads: int | None = 1    # torch threads while timing (None: leave as is)
@@ -369,22 +381,21 @@ def epoch_cost(cfg: TrainConfig, data: SeqData | None = None,
     try:
         seed_everything(cfg.seed)
         device = resolve_device(cfg.device)
-        if data is None: data = load(cfg.dataset, data_dir=cfg.data_dir, min_rating=cfg.min_rating, core=cfg.core, verbose=False)
-        model = build_model(cfg.model, data.n_items, cfg.max_len, **cfg.model_config).to(device).train()
+        if data is None: data = _load_data(cfg, verbose=False)
+        model, mode = _build(cfg, data, device)
+        model.train()
         if not model.trainable: raise ValueError(f'epoch_cost: {cfg.model} has nothing to train (it is fitted in one pass)')
-        mode = model.train_mode if cfg.mode == 'auto' else cfg.mode
-        loader = _make_loader(data, cfg, mode); loader.set_epoch(0)
-        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        opt, loader = _optimizer(model, cfg), _make_loader(data, cfg, mode); loader.set_epoch(0)
         it, times = iter(loader), []
         for _ in range(min(batches + 1, len(loader))):
             t = time.perf_counter()
             items, targets = next(it)
-            loss = sequence_loss(model, items.to(device), targets.to(device))
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            _update(opt, sequence_loss(model, items.to(device), targets.to(device)), 0)
             if device.type == 'cuda': torch.cuda.synchronize(device)
             times.append(time.perf_counter() - t)
     finally: torch.set_num_threads(old)
-    step = float(np.median(times[1:] or times))
+    timed = times[1:] or times                       # without the warm-up step, unless it was the only one
+    step = float(np.median(timed))
     return dict(model=cfg.model, dataset=data.name, mode=mode, max_len=cfg.max_len, batch_size=cfg.batch_size,
-                threads=threads or old, device=str(device), timed_steps=len(times[1:] or times),
+                threads=threads or old, device=str(device), timed_steps=len(timed),
                 seconds_per_step=step, steps_per_epoch=len(loader), epoch_minutes=step * len(loader) / 60)

@@ -16,7 +16,7 @@ from .contrast import PhaseContrast
 __all__ = ['MODELS', 'MODEL_FAMILIES', 'SeqRecModel', 'MostPopular', 'GRU4Rec', 'TransformerRec', 'SASRec', 'EulerFormer',
            'BERT4Rec', 'register_model', 'model_names', 'model_class', 'build_model']
 
-# %% ../nbs/07_models.ipynb #93267231
+# %% ../nbs/07_models.ipynb #22941fe8
 class SeqRecModel(nn.Module):
     "Base class: `encode` right-padded item ids [B, L] into hidden states [B, L, D]; `logits` scores all items."
     train_mode = 'all'  # 'all': all-position windows (causal models); 'last': one prefix per target
@@ -34,6 +34,7 @@ class SeqRecModel(nn.Module):
         self.n_items, self.max_len = int(n_items), int(max_len)
         self.config = dict(n_items=self.n_items, max_len=self.max_len, **config)
 
+    @torch.compiler.disable   # reads the data (host-side validation): compiled callers run it eagerly, without a warning
     def check_items(self, items:torch.Tensor):
         "Raise ValueError unless `items` is an integer [B, L] batch, 1 ≤ L ≤ max_len, ids in 0..n_items, right-padded."
         name = type(self).__name__

@@ -9,14 +9,14 @@
 #   ml-1m          EulerFormer protocol: rating >= 3, 10-core, L = 50, <= 100 epochs  positional/ml-1m           10_exp_positional
 #   s3rec-DS       DS = beauty|sports|toys|yelp, the S3-Rec sequence files (already   positional/s3rec-DS        10_exp_positional
 #                  5-core; NOT the paper's datasets), L = 50, <= 100 epochs
-#   long-ml-100k   RecGRELA protocol on ML-100K: 5-core, L = 200, batch 64, <= 40     long/ml-100k               11_exp_long_sequences
+#   long-ml-100k   RecGRELA protocol on ML-100K: 5-core, L = 200, batch 64, <= 100    long/ml-100k               11_exp_long_sequences
 #   long-ml-1m     RecGRELA protocol on ML-1M: 5-core, L = 200, batch 64, <= 200      long/ml-1m                 11_exp_long_sequences
 #
 # Without models, each setup runs its default list (below). Each run writes results/<dir>/<model>-seed<SEED>/ and a .log.
 # A run that was interrupted resumes from its last.pt. A finished run is skipped, unless the epoch cap stopped it
 # (not early stopping) and EPOCHS is larger than the epochs it ran: then it continues from its last.pt, which is kept
 # beside the results (git ignores it), e.g. SEED=2021 EPOCHS=100 bash results/run.sh ml-1m sasrec eulerformer.
-# DRY=1 prints what would run, and why the others are skipped.
+# DRY=1 prints what would run, and why the others are skipped. RESULTS_DIR=D writes under D instead of results/ (tests).
 # Several workers may share one list (two cores: start it twice): each run is claimed with a lock (flock on a file in
 # $TMPDIR, released when its worker exits, also when killed), and a worker skips the runs that another one holds.
 set -u
@@ -36,7 +36,7 @@ case $setup in
                        s3rec-toys) echo amazon-toys/s3rec/Toys_and_Games.txt ;; s3rec-yelp) echo yelp/s3rec/Yelp.txt ;; esac)
     dir=positional/$setup; data=(--dataset $DATA/$f); proto=(--max-len 50); cap=100; defaults="sasrec eulerformer" ;;
   long-ml-100k|long-ml-1m) dir=long/${setup#long-}; data=(--dataset ${setup#long-}); proto=(--max-len 200 --batch-size 64)
-    cap=$([ $setup = long-ml-100k ] && echo 40 || echo 200)
+    cap=$([ $setup = long-ml-100k ] && echo 100 || echo 200)
     defaults="recgrela sasrec linrec gru4rec eulerformer recgrela-no-rope recgrela-no-local recgrela-no-gate" ;;
   *) echo "usage: [SEED=S] [EPOCHS=N] bash $0 ml-100k|ml-1m|s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp|long-ml-100k|long-ml-1m [model ...]"
      exit 2 ;;
@@ -57,7 +57,7 @@ else: print('run')
 PY
 }
 for m in ${@:-$defaults}; do
-  out=results/$dir/$m-seed$SEED
+  out=${RESULTS_DIR:-results}/$dir/$m-seed$SEED
   exec 9>"${TMPDIR:-/tmp}/eulerrec-run-${out//\//_}.lock"
   flock -n 9 || { echo "$setup $m seed $SEED: skip: another worker is running it"; exec 9>&-; continue; }
   what=$(todo $out)                         # decided under the lock: another worker may just have finished it
@@ -65,7 +65,7 @@ for m in ${@:-$defaults}; do
   cmd=(eulerrec train --model $m "${data[@]}" --data-dir $DATA "${proto[@]}" --epochs $EPOCHS --patience 10 --seed $SEED
        --device cpu --out $out --no-progress)
   [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}"; exec 9>&-; continue; }
-  mkdir -p results/$dir
+  mkdir -p ${RESULTS_DIR:-results}/$dir
   echo "$setup $m seed $SEED: training (log $out.log)"
   OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1} nice -n 10 "${cmd[@]}" >> $out.log 2>&1 || echo "FAILED $setup $m (see $out.log)"
   exec 9>&-                                 # release the claim (the training process held it too, until it ended)

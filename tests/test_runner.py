@@ -1,5 +1,8 @@
-"""results/run.sh: the background runner skips finished runs, continues capped ones, and uses each setup's protocol."""
-import os, subprocess
+"""results/run.sh: the background runner skips finished runs, continues capped ones, and uses each setup's protocol.
+
+The runs it decides about are fakes written under a temporary RESULTS_DIR, so that these tests do not depend on which
+real results are committed (those change as runs are continued)."""
+import json, os, subprocess
 from pathlib import Path
 import pytest
 
@@ -11,21 +14,37 @@ def runner(*args, **env):
                           env={**os.environ, 'DRY': '1', **env})
 
 
-def test_protocol_flags_and_skips():
-    out = runner('long-ml-100k', 'recgrela', 'linrec-not-run-yet').stdout.splitlines()
-    assert out[0] == 'long-ml-100k recgrela seed 2020: skip: capped at 40 epochs, EPOCHS=40'   # committed run, 40-epoch cap
-    assert '--max-len 200 --batch-size 64 --epochs 40' in out[1] and out[1].endswith('--out results/long/ml-100k/linrec-not-run-yet-seed2020 --no-progress')
-    out = runner('ml-1m', 'sasrec', SEED='12345').stdout
+def fake_run(root: Path, name: str, epochs: int, best_epoch: int, patience: int = 10, last_pt: bool = True) -> Path:
+    "A finished run directory as `eulerrec train` leaves it: metrics.json, config.json and (optionally) last.pt."
+    d = root/name; d.mkdir(parents=True)
+    (d/'metrics.json').write_text(json.dumps(dict(epochs=epochs, best_epoch=best_epoch, test={'NDCG@10': 0.1})))
+    (d/'config.json').write_text(json.dumps(dict(patience=patience, epochs=epochs)))
+    if last_pt: (d/'last.pt').write_bytes(b'')
+    return d
+
+
+def test_protocol_flags_and_skips(tmp_path):
+    fake_run(tmp_path, 'long/ml-100k/recgrela-seed2020', epochs=40, best_epoch=33)   # stopped by a 40-epoch cap
+    env = dict(RESULTS_DIR=str(tmp_path))
+    assert runner('long-ml-100k', 'recgrela', EPOCHS='40', **env).stdout.strip() == \
+        'long-ml-100k recgrela seed 2020: skip: capped at 40 epochs, EPOCHS=40'
+    out = runner('long-ml-100k', 'recgrela', 'linrec', **env).stdout.splitlines()   # the setup's cap: 100 epochs
+    assert out[0].startswith('long-ml-100k recgrela seed 2020: would run eulerrec train --model recgrela')
+    assert '--max-len 200 --batch-size 64 --epochs 100' in out[1] and out[1].endswith(f'--out {tmp_path}/long/ml-100k/linrec-seed2020 --no-progress')
+    out = runner('ml-1m', 'sasrec', SEED='12345', **env).stdout
     assert '--dataset ml-1m --min-rating 3 --core 10' in out and '--max-len 50 --epochs 100' in out and '--seed 12345' in out
 
 
-def test_capped_runs_continue_only_with_a_larger_cap_and_a_checkpoint():
-    run = ROOT/'results/positional/ml-1m/sasrec-seed2020'   # committed: capped at 85 epochs
-    assert runner('ml-1m', 'sasrec', EPOCHS='85').stdout.strip() == 'ml-1m sasrec seed 2020: skip: capped at 85 epochs, EPOCHS=85'
-    out = runner('ml-1m', 'sasrec', EPOCHS='100').stdout.strip()
-    if (run/'last.pt').is_file(): assert out.startswith('ml-1m sasrec seed 2020: would run eulerrec train --model sasrec')
-    else: assert out == 'ml-1m sasrec seed 2020: skip: capped at 85 epochs but no last.pt here to continue from'
-    assert runner('ml-100k', 'sasrec').stdout.strip() == 'ml-100k sasrec seed 2020: skip: stopped early'
+def test_capped_runs_continue_only_with_a_larger_cap_and_a_checkpoint(tmp_path):
+    fake_run(tmp_path, 'positional/ml-1m/sasrec-seed2020', epochs=85, best_epoch=84)
+    fake_run(tmp_path, 'positional/ml-1m/eulerformer-seed2020', epochs=85, best_epoch=84, last_pt=False)
+    fake_run(tmp_path, 'positional/ml-1m/bert4rec-seed2020', epochs=50, best_epoch=30)   # 19 epochs without a better one
+    env = dict(RESULTS_DIR=str(tmp_path))
+    assert runner('ml-1m', 'sasrec', EPOCHS='85', **env).stdout.strip() == 'ml-1m sasrec seed 2020: skip: capped at 85 epochs, EPOCHS=85'
+    assert runner('ml-1m', 'sasrec', EPOCHS='100', **env).stdout.strip().startswith('ml-1m sasrec seed 2020: would run eulerrec train --model sasrec')
+    assert runner('ml-1m', 'eulerformer', EPOCHS='100', **env).stdout.strip() == \
+        'ml-1m eulerformer seed 2020: skip: capped at 85 epochs but no last.pt here to continue from'
+    assert runner('ml-1m', 'bert4rec', EPOCHS='100', **env).stdout.strip() == 'ml-1m bert4rec seed 2020: skip: stopped early'
 
 
 def test_unknown_setup_is_refused():

@@ -23,6 +23,7 @@ set -u
 cd "$(dirname "$0")/.."
 SEED=${SEED:-2020}
 DATA=${EULERREC_DATA:-/work/shared/data}
+RESULTS=${RESULTS_DIR:-results}
 setup=${1:-}; shift || true
 case $setup in
   ml-100k) dir=positional/ml-100k; data=(--dataset ml-100k); proto=(--max-len 50); cap=100
@@ -57,7 +58,7 @@ else: print('run')
 PY
 }
 for m in ${@:-$defaults}; do
-  out=${RESULTS_DIR:-results}/$dir/$m-seed$SEED
+  out=$RESULTS/$dir/$m-seed$SEED
   exec 9>"${TMPDIR:-/tmp}/eulerrec-run-${out//\//_}.lock"
   flock -n 9 || { echo "$setup $m seed $SEED: skip: another worker is running it"; exec 9>&-; continue; }
   what=$(todo $out)                         # decided under the lock: another worker may just have finished it
@@ -65,7 +66,7 @@ for m in ${@:-$defaults}; do
   cmd=(eulerrec train --model $m "${data[@]}" --data-dir $DATA "${proto[@]}" --epochs $EPOCHS --patience 10 --seed $SEED
        --device cpu --out $out --no-progress)
   [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}"; exec 9>&-; continue; }
-  mkdir -p ${RESULTS_DIR:-results}/$dir
+  mkdir -p $RESULTS/$dir
   echo "$setup $m seed $SEED: training (log $out.log)"
   OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1} nice -n 10 "${cmd[@]}" >> $out.log 2>&1 || echo "FAILED $setup $m (see $out.log)"
   exec 9>&-                                 # release the claim (the training process held it too, until it ended)

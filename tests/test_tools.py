@@ -1,0 +1,36 @@
+"""tools/embedding_rms.py: the size of the absolute-position signal beside the item embeddings, read from checkpoints."""
+import json, math, subprocess, sys
+from pathlib import Path
+import pandas as pd
+import torch
+from eulerrec.models import build_model
+from eulerrec.train import save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def checkpointed_run(root: Path, model: str, seed: int = 2020, n_items: int = 30, max_len: int = 8) -> torch.nn.Module:
+    "A finished run as `eulerrec train` leaves it (config.json, metrics.json, best.pt), with an untrained model."
+    torch.manual_seed(seed)
+    m = build_model(model, n_items, max_len)
+    d = root/f'{model}-seed{seed}'; d.mkdir(parents=True)
+    (d/'config.json').write_text(json.dumps(dict(model=model, max_len=max_len, seed=seed, model_config={})))
+    (d/'metrics.json').write_text(json.dumps(dict(epochs=1, best_epoch=0)))
+    save_checkpoint(d/'best.pt', model_state=m.state_dict(), model_config=m.config, epoch=0)
+    return m
+
+
+def test_embedding_rms_reads_each_scheme(tmp_path):
+    models = {name: checkpointed_run(tmp_path, name) for name in ('sasrec', 'sasrec-sinusoidal', 'sasrec-rope', 'eulerformer')}
+    (tmp_path/'unfinished-seed2020').mkdir()   # no metrics.json: skipped
+    subprocess.run([sys.executable, str(ROOT/'tools'/'embedding_rms.py'), str(tmp_path)], check=True, cwd=ROOT, capture_output=True)
+    t = pd.read_csv(tmp_path/'embedding-rms.csv').set_index('model')
+    assert sorted(t.index) == sorted(models)
+    rms = lambda w: w.detach().pow(2).mean().sqrt().item()
+    for name, m in models.items():
+        assert math.isclose(t.loc[name, 'item_rms'], rms(m.item_emb.weight[1:]), rel_tol=1e-4)   # padding row excluded
+    assert math.isclose(t.loc['sasrec', 'position_rms'], rms(models['sasrec'].pos_emb.weight), rel_tol=1e-4)
+    assert math.isclose(t.loc['eulerformer', 'position_rms'], rms(models['eulerformer'].pos_emb.ape.weight), rel_tol=1e-4)
+    assert math.isclose(t.loc['sasrec-sinusoidal', 'position_rms'], 0.02, rel_tol=1e-3)     # the fixed table's scale
+    assert math.isnan(t.loc['sasrec-rope', 'position_rms'])                                # nothing added at the input
+    assert math.isclose(t.loc['sasrec', 'position_to_item'], t.loc['sasrec', 'position_rms'] / t.loc['sasrec', 'item_rms'], rel_tol=1e-3)

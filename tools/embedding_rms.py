@@ -1,0 +1,46 @@
+"""How large the absolute-position signal is beside the item embeddings in trained runs -> a CSV the notebooks read.
+
+The checkpoints (best.pt) stay out of git, so this reads them where the runs were trained and writes a small table that is
+committed:  python tools/embedding_rms.py results/positional/ml-1m   (-> results/positional/ml-1m/embedding-rms.csv)
+
+Per finished run (a metrics.json beside a best.pt): the RMS of the item embeddings (padding row excluded) and of the
+absolute-position table that is added to them before the embedding LayerNorm (learned APE, EulerFormer's APE, or the fixed
+sinusoidal table; none for RoPE), at the best epoch, and their ratio.
+"""
+import subprocess, sys
+from pathlib import Path
+import pandas as pd, torch
+from eulerrec.attention import EulerPositions, LearnedPositions, SinusoidalPositions
+from eulerrec.models import build_model
+from eulerrec.train import load_checkpoint
+
+def rms(t: torch.Tensor) -> float: return t.float().pow(2).mean().sqrt().item()
+
+def position_table(scheme) -> torch.Tensor | None:
+    "The absolute-position table a scheme adds at the input, or None (no absolute positions)."
+    if isinstance(scheme, EulerPositions): scheme = scheme.ape
+    if isinstance(scheme, LearnedPositions): return scheme.weight
+    if isinstance(scheme, SinusoidalPositions): return scheme.table
+    return None
+
+def main(folder: str):
+    root = Path(folder)
+    commit = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip()[:12]
+    rows = []
+    for run in sorted(p for p in root.iterdir() if (p/'metrics.json').is_file() and (p/'best.pt').is_file()):
+        cfg = pd.read_json(run/'config.json', typ='series')
+        ck = load_checkpoint(run/'best.pt')
+        state = ck['model_state']
+        n_items = state['item_emb.weight'].shape[0] - 1
+        model = build_model(cfg['model'], n_items, int(cfg['max_len']), **(cfg.get('model_config') or {}))
+        model.load_state_dict(state)
+        pos = position_table(getattr(model, 'pos_emb', None))
+        item = rms(model.item_emb.weight[1:])
+        p = rms(pos) if pos is not None else float('nan')
+        rows.append(dict(run=run.name, model=cfg['model'], seed=int(cfg['seed']), best_epoch=ck.get('epoch'), item_rms=item,
+                         position_rms=p, position_to_item=p / item, tool_commit=commit))
+    out = root/'embedding-rms.csv'
+    pd.DataFrame(rows).to_csv(out, index=False, float_format='%.5g')
+    print(f'{out}: {len(rows)} runs')
+
+if __name__ == '__main__': main(*sys.argv[1:])

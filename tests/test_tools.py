@@ -23,6 +23,8 @@ def checkpointed_run(root: Path, model: str, seed: int = 2020, n_items: int = 30
 def test_embedding_rms_reads_each_scheme(tmp_path):
     models = {name: checkpointed_run(tmp_path, name) for name in ('sasrec', 'sasrec-sinusoidal', 'sasrec-rope', 'eulerformer')}
     (tmp_path/'unfinished-seed2020').mkdir()   # no metrics.json: skipped
+    checkpointed_run(tmp_path, 'sasrec', seed=2021)
+    (tmp_path/'sasrec-seed2021'/'metrics.json').write_text(json.dumps(dict(epochs=5, best_epoch=3)))  # best.pt newer: skipped
     subprocess.run([sys.executable, str(ROOT/'tools'/'embedding_rms.py'), str(tmp_path)], check=True, cwd=ROOT, capture_output=True)
     t = pd.read_csv(tmp_path/'embedding-rms.csv').set_index('model')
     assert sorted(t.index) == sorted(models)

@@ -3,7 +3,7 @@
 The checkpoints (best.pt) stay out of git, so this reads them where the runs were trained and writes a small table that is
 committed:  python tools/embedding_rms.py results/positional/ml-1m   (-> results/positional/ml-1m/embedding-rms.csv)
 
-Per finished run (a metrics.json beside a best.pt): the RMS of the item embeddings (padding row excluded) and of the
+Per finished run (a metrics.json beside a best.pt of the same best epoch; a run being continued is skipped): the RMS of the item embeddings (padding row excluded) and of the
 absolute-position table that is added to them before the embedding LayerNorm (learned APE, EulerFormer's APE, or the fixed
 sinusoidal table; none for RoPE), at the best epoch, and their ratio.
 """
@@ -30,6 +30,10 @@ def main(folder: str):
     for run in sorted(p for p in root.iterdir() if (p/'metrics.json').is_file() and (p/'best.pt').is_file()):
         cfg = pd.read_json(run/'config.json', typ='series')
         ck = load_checkpoint(run/'best.pt')
+        best = pd.read_json(run/'metrics.json', typ='series').get('best_epoch')
+        if ck.get('epoch') != best:  # a run being continued: its best.pt is newer than its metrics.json
+            print(f'{run.name}: skipped, best.pt is from epoch {ck.get("epoch")} but metrics.json has best epoch {best} (a run in progress?)')
+            continue
         state = ck['model_state']
         n_items = state['item_emb.weight'].shape[0] - 1
         model = build_model(cfg['model'], n_items, int(cfg['max_len']), **(cfg.get('model_config') or {}))

@@ -7,12 +7,12 @@ Per finished run (a metrics.json beside a best.pt of the same best epoch; a run 
 absolute-position table that is added to them before the embedding LayerNorm (learned APE, EulerFormer's APE, or the fixed
 sinusoidal table; none for RoPE), at the best epoch, and their ratio.
 """
-import subprocess, sys
+import json, sys
 from pathlib import Path
 import pandas as pd, torch
 from eulerrec.attention import EulerPositions, LearnedPositions, SinusoidalPositions
-from eulerrec.models import build_model
-from eulerrec.train import load_checkpoint
+from eulerrec.models import model_class
+from eulerrec.train import git_commit, load_checkpoint
 
 def rms(t: torch.Tensor) -> float: return t.float().pow(2).mean().sqrt().item()
 
@@ -25,19 +25,17 @@ def position_table(scheme) -> torch.Tensor | None:
 
 def main(folder: str):
     root = Path(folder)
-    commit = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip()[:12]
+    commit = git_commit()[:12]
     rows = []
     for run in sorted(p for p in root.iterdir() if (p/'metrics.json').is_file() and (p/'best.pt').is_file()):
-        cfg = pd.read_json(run/'config.json', typ='series')
+        cfg = json.loads((run/'config.json').read_text())
         ck = load_checkpoint(run/'best.pt')
-        best = pd.read_json(run/'metrics.json', typ='series').get('best_epoch')
+        best = json.loads((run/'metrics.json').read_text()).get('best_epoch')
         if ck.get('epoch') != best:  # a run being continued: its best.pt is newer than its metrics.json
             print(f'{run.name}: skipped, best.pt is from epoch {ck.get("epoch")} but metrics.json has best epoch {best} (a run in progress?)')
             continue
-        state = ck['model_state']
-        n_items = state['item_emb.weight'].shape[0] - 1
-        model = build_model(cfg['model'], n_items, int(cfg['max_len']), **(cfg.get('model_config') or {}))
-        model.load_state_dict(state)
+        model = model_class(cfg['model'])(**ck['model_config'])  # the checkpoint's config rebuilds the exact model
+        model.load_state_dict(ck['model_state'])
         pos = position_table(getattr(model, 'pos_emb', None))
         item = rms(model.item_emb.weight[1:])
         p = rms(pos) if pos is not None else float('nan')

@@ -4,15 +4,15 @@
 #
 # Usage (from anywhere):  [SEED=2021] [EPOCHS=N] nohup bash results/run.sh SETUP [model ...] &
 #
-#   SETUP          protocol (leave-one-out by time, full ranking, patience 10)        results in                 read by
+#   SETUP          protocol (leave-one-out by time, full ranking, patience 10*)       results in                 read by
 #   ml-100k        EulerFormer protocol on ML-100K: 5-core, L = 50, <= 100 epochs     positional/ml-100k         10_exp_positional
 #   ml-1m          EulerFormer protocol: rating >= 3, 10-core, L = 50, <= 100 epochs  positional/ml-1m           10_exp_positional
 #   s3rec-DS       DS = beauty|sports|toys|yelp, the S3-Rec sequence files (already   positional/s3rec-DS        10_exp_positional
 #                  5-core; NOT the paper's datasets), L = 50, <= 100 epochs
 #   long-ml-100k   RecGRELA protocol on ML-100K: 5-core, L = 200, batch 64, <= 100    long/ml-100k               11_exp_long_sequences
 #   long-ml-1m     RecGRELA protocol on ML-1M: 5-core, L = 200, batch 16, <= 200      long/ml-1m                 11_exp_long_sequences
-#                  (16 windows hold about 1.8k targets, close to the official batch of 2048 prefixes = 2048 targets, so
-#                  an epoch takes about as many steps as the official run's 480: 539)
+#                  epochs, *patience 20 as the official run (16 windows hold about 1.8k targets, close to the official
+#                  batch of 2048 prefixes = 2048 targets, so an epoch takes about as many steps as its 480: 539)
 #
 # Without models, each setup runs its default list (below). Each run writes results/<dir>/<model>-seed<SEED>/ and a .log.
 # A run that was interrupted resumes from its last.pt. A finished run is skipped, unless the epoch cap stopped it
@@ -27,6 +27,7 @@ SEED=${SEED:-2020}
 DATA=${EULERREC_DATA:-/work/shared/data}
 RESULTS=${RESULTS_DIR:-results}
 setup=${1:-}; shift || true
+patience=10
 case $setup in
   ml-100k) dir=positional/ml-100k; data=(--dataset ml-100k); proto=(--max-len 50); cap=100
     defaults="sasrec sasrec-sinusoidal sasrec-rope eulerformer eulerformer-no-pcl eulerformer-no-adapt eulerformer-learnable-angles
@@ -40,6 +41,7 @@ case $setup in
     dir=positional/$setup; data=(--dataset $DATA/$f); proto=(--max-len 50); cap=100; defaults="sasrec eulerformer" ;;
   long-ml-100k|long-ml-1m) dir=long/${setup#long-}; data=(--dataset ${setup#long-})
     proto=(--max-len 200 --batch-size $([ $setup = long-ml-100k ] && echo 64 || echo 16))
+    patience=$([ $setup = long-ml-100k ] && echo 10 || echo 20)
     cap=$([ $setup = long-ml-100k ] && echo 100 || echo 200)
     defaults="recgrela sasrec linrec gru4rec eulerformer recgrela-no-rope recgrela-no-local recgrela-no-gate" ;;
   *) echo "usage: [SEED=S] [EPOCHS=N] bash $0 ml-100k|ml-1m|s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp|long-ml-100k|long-ml-1m [model ...]"
@@ -66,7 +68,7 @@ for m in ${@:-$defaults}; do
   flock -n 9 || { echo "$setup $m seed $SEED: skip: another worker is running it"; exec 9>&-; continue; }
   what=$(todo $out)                         # decided under the lock: another worker may just have finished it
   [ "$what" != run ] && { echo "$setup $m seed $SEED: $what"; exec 9>&-; continue; }
-  cmd=(eulerrec train --model $m "${data[@]}" --data-dir $DATA "${proto[@]}" --epochs $EPOCHS --patience 10 --seed $SEED
+  cmd=(eulerrec train --model $m "${data[@]}" --data-dir $DATA "${proto[@]}" --epochs $EPOCHS --patience $patience --seed $SEED
        --device cpu --out $out --no-progress)
   [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}"; exec 9>&-; continue; }
   mkdir -p $RESULTS/$dir

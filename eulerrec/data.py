@@ -585,31 +585,39 @@ class _Loader:
         cols, B = self._epoch_cols(), self.batch_size
         for i in range(0, len(cols[0]), B): yield self._batch(*(c[i:i + B] for c in cols))
 
-# %% ../nbs/00_data.ipynb #9eea4b28
+# %% ../nbs/00_data.ipynb #fb164a62
 def _windows(offs:np.ndarray, n:np.ndarray, L:int, stride:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Windows over sequences with `n` targets each: (start in the flat array, input length, kept targets)."
+    "Windows over sequences with `n` targets each: (start in the flat array, input length, kept targets = its last ones)."
     k = np.where(n > 0, np.maximum(0, -(-(n - L) // stride)) + 1, 0)  # windows per sequence
     seq = np.repeat(np.arange(len(n)), k)
     j = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)  # window index within its sequence, 0 = most recent
     end = n[seq] - j * stride
     start = np.maximum(0, end - L)
-    kept_end = np.where(j == 0, end, np.maximum(0, end + stride - L))
-    return offs[seq] + start, end - start, kept_end - start
+    n_in = end - start
+    return offs[seq] + start, n_in, np.where(j == k[seq] - 1, n_in, np.minimum(stride, n_in))  # the oldest keeps all
 
-# %% ../nbs/00_data.ipynb #ac857f04
+# %% ../nbs/00_data.ipynb #3e21ff9e
 class WindowLoader(_Loader):
     "Batches `(items[B,L], targets[B,L])` of windows over the training sequences; target 0 = no loss."
     def __init__(self, seqs, max_len:int, batch_size:int, shuffle:bool=True, seed:int=0, stride:int|None=None):
         stride = max_len if stride is None else stride
         _check_sizes(max_len=max_len, batch_size=batch_size, stride=stride)
         if stride > max_len: raise ValueError(f'stride={stride}: expected at most max_len={max_len} (larger strides skip targets)')
-        self.flat, offs, lens = _flatten(seqs)
+        self.flat, self.offs, lens = _flatten(seqs)
         self.max_len, self.batch_size, self.shuffle, self.seed, self.stride = max_len, batch_size, shuffle, seed, stride
-        self.cols = [torch.from_numpy(a) for a in _windows(offs, np.maximum(lens - 1, 0), max_len, stride)]
+        self.cols = [torch.from_numpy(a) for a in _windows(self.offs, np.maximum(lens - 1, 0), max_len, stride)]
         self.n_targets = int(self.cols[2].sum())
     def _batch(self, start, n_in, n_kept):
         L = self.max_len
-        return _gather(self.flat, start, n_in, L), _gather(self.flat, start + 1, n_kept, L)
+        targets = _gather(self.flat, start + 1, n_in, L)
+        return _gather(self.flat, start, n_in, L), targets.masked_fill(torch.arange(L) < (n_in - n_kept)[:, None], 0)
+    def contexts(self) -> tuple[np.ndarray, np.ndarray]:
+        "For every target of an epoch: the items its window shows the model up to it, and the `min(t, L)` that prefix training shows."
+        start, n_in, n_kept = (c.numpy() for c in self.cols)
+        w = np.repeat(np.arange(len(start)), n_kept)
+        p = (n_in - n_kept)[w] + np.arange(len(w)) - np.repeat(np.cumsum(n_kept) - n_kept, n_kept)  # window position
+        t = start[w] - self.offs[np.searchsorted(self.offs, start, 'right') - 1][w] + p + 1   # items before it in its sequence
+        return p + 1, np.minimum(t, self.max_len)
 
 # %% ../nbs/00_data.ipynb #9ca791b4
 def _prefixes(offs:np.ndarray, lens:np.ndarray, L:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -20,11 +20,11 @@ from .metrics import MetricAccumulator
 from .models import build_model, SeqRecModel
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'RESUMABLE_CHANGES', 'supervised_logits', 'sequence_loss', 'window_prefixes', 'seed_everything',
-           'resolve_device', 'evaluate', 'TrainConfig', 'git_commit', 'provenance', 'CheckpointError',
-           'save_checkpoint', 'load_checkpoint', 'train', 'DistEnv', 'dist_env', 'split_batch', 'shard_loss',
-           'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks', 'metric_columns', 'metrics_table',
-           'epoch_cost']
+__all__ = ['CKPT_FORMAT', 'RESUMABLE_CHANGES', 'supervised_logits', 'sequence_loss', 'window_prefixes', 'context_table',
+           'seed_everything', 'resolve_device', 'evaluate', 'TrainConfig', 'git_commit', 'provenance',
+           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'train', 'DistEnv', 'dist_env', 'split_batch',
+           'shard_loss', 'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks', 'metric_columns',
+           'metrics_table', 'epoch_cost']
 
 # %% ../nbs/08_train.ipynb #d4a4d634
 def supervised_logits(model: SeqRecModel, items: torch.Tensor, targets: torch.Tensor):
@@ -51,6 +51,18 @@ def window_prefixes(items: torch.Tensor, targets: torch.Tensor):
     keep = torch.arange(L)[None] <= cols[:, None]
     prefixes = torch.where(keep, items[rows], torch.zeros_like(items[rows]))
     return prefixes, targets[rows, cols]
+
+# %% ../nbs/08_train.ipynb #f3159803
+def context_table(seqs, L: int, strides) -> pd.DataFrame:
+    "Per window stride: windows per epoch (`work`: relative to the first stride), the share of targets that see less than their prefix context, and how many items less on average."
+    rows = []
+    for s in strides:
+        wl = WindowLoader(seqs, L, 256, stride=s)
+        ctx, pre = wl.contexts()
+        rows.append(dict(stride=s, windows=len(wl.cols[0]), less_context=np.mean(ctx < pre), items_lost=np.mean(pre - ctx)))
+    t = pd.DataFrame(rows).set_index('stride')
+    t['work'] = t.windows / t.windows.iloc[0]
+    return t
 
 # %% ../nbs/08_train.ipynb #ce9e81af
 def seed_everything(seed: int):
@@ -88,7 +100,7 @@ def evaluate(model: SeqRecModel, histories, targets, max_len: int, batch_size: i
         acc.add(scores, y.to(device), seen)
     return acc.result()
 
-# %% ../nbs/08_train.ipynb #ec855e4c
+# %% ../nbs/08_train.ipynb #d41a37a1
 @dataclass
 class TrainConfig:
     "Everything that defines a training run."
@@ -100,6 +112,7 @@ class TrainConfig:
     max_len: int = 50  # maximum sequence length L
     epochs: int = 200  # maximum number of epochs
     batch_size: int = 256  # training batch (windows in all-position mode, prefixes in last mode)
+    stride: int | None = None  # all-position mode: a window every `stride` targets (None: max_len); smaller = more context, more work
     lr: float = 1e-3  # Adam learning rate
     weight_decay: float = 0.0  # Adam weight decay
     patience: int = 10  # early stopping: epochs without a better validation NDCG@10
@@ -165,9 +178,9 @@ def load_checkpoint(path, map_location='cpu') -> dict:
         raise CheckpointError(f'{path}: not an eulerrec checkpoint (expected format tag {CKPT_FORMAT!r})')
     return state
 
-# %% ../nbs/08_train.ipynb #7dc33e1c
+# %% ../nbs/08_train.ipynb #77895d11
 def _make_loader(data: SeqData, cfg: TrainConfig, mode: str):
-    if mode == 'all': return WindowLoader(data.train_seqs, cfg.max_len, cfg.batch_size, shuffle=True, seed=cfg.seed)
+    if mode == 'all': return WindowLoader(data.train_seqs, cfg.max_len, cfg.batch_size, shuffle=True, seed=cfg.seed, stride=cfg.stride)
     if mode == 'last': return PrefixLoader(data.train_seqs, cfg.max_len, cfg.batch_size, shuffle=True, seed=cfg.seed)
     raise ValueError(f"mode {mode!r}: expected 'all', 'last' or 'auto'")
 
@@ -188,7 +201,10 @@ def _update(opt, loss: torch.Tensor, epoch: int):
 
 RESUMABLE_CHANGES = ('epochs', 'out', 'data_dir', 'device')  # a run may be resumed with these changed (e.g. train longer)
 
-def _resume_key(cfg: dict) -> dict: return {k: v for k, v in cfg.items() if k not in RESUMABLE_CHANGES}
+def _resume_key(cfg: dict) -> dict:
+    "What must match to resume; a key the checkpoint lacks (added to TrainConfig later) counts as its default."
+    full = {**json.loads(json.dumps(asdict(TrainConfig()))), **cfg}
+    return {k: v for k, v in full.items() if k not in RESUMABLE_CHANGES}
 
 def _fmt(m: dict, keys=('HR@10', 'NDCG@10', 'MRR@10')) -> str:
     return '  '.join(f'{k} {m[k]:.4f}' for k in keys if k in m)

@@ -10,9 +10,10 @@
 #   s3rec-DS       DS = beauty|sports|toys|yelp, the S3-Rec sequence files (already   positional/s3rec-DS        10_exp_positional
 #                  5-core; NOT the paper's datasets), L = 50, <= 100 epochs
 #   long-ml-100k   RecGRELA protocol on ML-100K: 5-core, L = 200, batch 64, <= 100    long/ml-100k               11_exp_long_sequences
-#   long-ml-1m     RecGRELA protocol on ML-1M: 5-core, L = 200, batch 16, <= 200      long/ml-1m                 11_exp_long_sequences
-#                  epochs, *patience 20 as the official run (16 windows hold about 1.8k targets, close to the official
-#                  batch of 2048 prefixes = 2048 targets, so an epoch takes about as many steps as its 480: 539)
+#   long-ml-1m     RecGRELA protocol on ML-1M: 5-core, L = 200, <= 200 epochs,        long/ml-1m                 11_exp_long_sequences
+#                  *patience 20, as the official run; windows every 50 targets (--stride 50: each target sees at least
+#                  151 items, close to the official prefix training), 28 per step (about 2k targets, as the official
+#                  batch of 2048 prefixes; 483 steps per epoch, the official run about 480)
 #
 # Without models, each setup runs its default list (below). Each run writes results/<dir>/<model>-seed<SEED>/ and a .log.
 # A run that was interrupted resumes from its last.pt. A finished run is skipped, unless the epoch cap stopped it
@@ -40,7 +41,7 @@ case $setup in
                        s3rec-toys) echo amazon-toys/s3rec/Toys_and_Games.txt ;; s3rec-yelp) echo yelp/s3rec/Yelp.txt ;; esac)
     dir=positional/$setup; data=(--dataset $DATA/$f); proto=(--max-len 50); cap=100; defaults="sasrec eulerformer" ;;
   long-ml-100k|long-ml-1m) dir=long/${setup#long-}; data=(--dataset ${setup#long-})
-    proto=(--max-len 200 --batch-size $([ $setup = long-ml-100k ] && echo 64 || echo 16))
+    proto=(--max-len 200 $([ $setup = long-ml-100k ] && echo --batch-size 64 || echo --batch-size 28 --stride 50))
     patience=$([ $setup = long-ml-100k ] && echo 10 || echo 20)
     cap=$([ $setup = long-ml-100k ] && echo 100 || echo 200)
     defaults="recgrela sasrec linrec gru4rec eulerformer recgrela-no-rope recgrela-no-local recgrela-no-gate" ;;

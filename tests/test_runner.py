@@ -31,8 +31,8 @@ def test_protocol_flags_and_skips(tmp_path):
     out = runner('long-ml-100k', 'recgrela', 'linrec', **env).stdout.splitlines()   # the setup's cap: 100 epochs
     assert out[0].startswith('long-ml-100k recgrela seed 2020: would run eulerrec train --model recgrela')
     assert '--max-len 200 --batch-size 64 --epochs 100 --patience 10' in out[1] and out[1].endswith(f'--out {tmp_path}/long/ml-100k/linrec-seed2020 --no-progress')
-    out = runner('long-ml-1m', 'recgrela', **env).stdout   # ML-1M: the official batch size (in targets) and patience
-    assert '--dataset ml-1m' in out and '--max-len 200 --batch-size 16 --epochs 200 --patience 20' in out
+    out = runner('long-ml-1m', 'recgrela', **env).stdout   # ML-1M: close to the official prefix training
+    assert '--dataset ml-1m' in out and '--max-len 200 --batch-size 28 --stride 50 --epochs 200 --patience 20' in out
     out = runner('ml-1m', 'sasrec', SEED='12345', **env).stdout
     assert '--dataset ml-1m --min-rating 3 --core 10' in out and '--max-len 50 --epochs 100' in out and '--seed 12345' in out
 

@@ -51,6 +51,32 @@ def test_window_prefixes_equivalence_long_users(ml100k):
         torch.testing.assert_close(sequence_loss(model, items, targets), sequence_loss(model, prefixes, y), atol=1e-5, rtol=1e-5)
 
 
+def test_stride_one_is_prefix_training_for_long_users(ml100k):
+    "With stride 1 every target gets its prefix context: an epoch of windows gives the prefix loss, long users included."
+    L = 20
+    seqs = [s for s in ml100k.train_seqs if len(s) > 3 * L][:8]
+    torch.manual_seed(0)
+    model = build_model('sasrec', ml100k.n_items, L).eval()
+    s_one, n_one = _epoch_loss_sum(model, WindowLoader(seqs, L, 64, shuffle=False, stride=1))
+    s_pre, n_pre = _epoch_loss_sum(model, PrefixLoader(seqs, L, 256, shuffle=False))
+    assert n_one == n_pre == sum(len(s) - 1 for s in seqs)
+    assert abs(s_one / n_one - s_pre / n_pre) < 1e-5
+    ctx, pre = WindowLoader(seqs, L, 64, stride=L).contexts()   # the default: older windows show less than the prefix
+    assert (ctx <= pre).all() and (ctx < pre).mean() > 0.3
+
+
+def test_resume_accepts_a_checkpoint_from_before_a_config_key_existed(ml100k, tmp_path):
+    "A last.pt written before TrainConfig had `stride` resumes when the new key has its default."
+    base = dict(model='sasrec', dataset='ml-100k', epochs=1, max_len=20, batch_size=512, patience=50, seed=7, device='cpu')
+    out = tmp_path/'run'
+    train(TrainConfig(**base, out=str(out)), data=ml100k, progress=False, verbose=False)
+    st = load_checkpoint(out/'last.pt'); del st['config']['stride']; save_checkpoint(out/'last.pt', **st)
+    res = train(TrainConfig(**{**base, 'epochs': 2}, out=str(out)), data=ml100k, progress=False, verbose=False)
+    assert res['epochs'] == 2
+    with pytest.raises(CheckpointError, match='different configuration'):
+        train(TrainConfig(**{**base, 'epochs': 3, 'stride': 5}, out=str(out)), data=ml100k, progress=False, verbose=False)
+
+
 def test_resume_gives_same_result(ml100k, tmp_path):
     "An interrupted run resumed from last.pt ends exactly where an uninterrupted run ends."
     small = ml100k

@@ -41,10 +41,11 @@ case $setup in
                        s3rec-toys) echo amazon-toys/s3rec/Toys_and_Games.txt ;; s3rec-yelp) echo yelp/s3rec/Yelp.txt ;; esac)
     dir=positional/$setup; data=(--dataset $DATA/$f); proto=(--max-len 50); cap=100; defaults="sasrec eulerformer" ;;
   long-ml-100k|long-ml-1m) dir=long/${setup#long-}; data=(--dataset ${setup#long-})
-    proto=(--max-len 200 $([ $setup = long-ml-100k ] && echo --batch-size 64 || echo --batch-size 28 --stride 50))
-    patience=$([ $setup = long-ml-100k ] && echo 10 || echo 20)
-    cap=$([ $setup = long-ml-100k ] && echo 100 || echo 200)
-    defaults="recgrela sasrec linrec gru4rec eulerformer recgrela-no-rope recgrela-no-local recgrela-no-gate" ;;
+    defaults="recgrela sasrec linrec gru4rec eulerformer recgrela-no-rope recgrela-no-local recgrela-no-gate"
+    case $setup in
+      long-ml-100k) proto=(--max-len 200 --batch-size 64); cap=100 ;;
+      long-ml-1m) proto=(--max-len 200 --batch-size 28 --stride 50); cap=200; patience=20 ;;   # as the official run (above)
+    esac ;;
   *) echo "usage: [SEED=S] [EPOCHS=N] bash $0 ml-100k|ml-1m|s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp|long-ml-100k|long-ml-1m [model ...]"
      exit 2 ;;
 esac

@@ -334,7 +334,7 @@ def length_benchmark(lengths=(64, 256, 1024, 4096, 16384),                    # 
     if live_memory: df['live_saving_vs_' + baseline] = [base.live_mb.get(L, np.nan) / m for L, m in zip(df.L, df.live_mb)]
     return df
 
-# %% ../nbs/07b_linear_models.ipynb #ee70e6ba
+# %% ../nbs/07b_linear_models.ipynb #6fbd7e82
 @torch.inference_mode()
 def streaming_benchmark(L:int=1000,            # history length after the new event
                         batch_size:int=1,      # independent streams
@@ -355,11 +355,14 @@ def streaming_benchmark(L:int=1000,            # history length after the new ev
         def recompute(items): return m.logits(m.last_hidden(items))   # ... or, without a state, over the whole history
         if compile: serve, recompute_c = torch.compile(serve, dynamic=True), torch.compile(recompute, dynamic=True)
         def stream(): return serve(items[:, -1], state)[0]
-        def timed(f):
-            f(); ts = []
-            for _ in range(repeats):
-                t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
-            return float(np.median(ts))
+        def timed(*fs, rounds=4):   # the paths take turns by rounds of back-to-back calls; each path's fastest call
+            ts = [[] for _ in fs]
+            for _ in range(rounds):
+                for f, t in zip(fs, ts):
+                    f()                                                         # warm up again after the other path
+                    for _ in range(max(1, repeats // rounds)):
+                        t0 = time.perf_counter(); f(); t.append(time.perf_counter() - t0)
+            return [min(t) for t in ts]
         t0 = time.perf_counter()
         with torch._inductor.config.patch(cpp_wrapper=True, freezing=True):   # C++ (not Python) wrapper, weights as constants
             s_stream = stream()
@@ -367,8 +370,8 @@ def streaming_benchmark(L:int=1000,            # history length after the new ev
             s_fulls = [recompute(items)] + ([recompute_c(items)] if compile else [])
         s_full = s_fulls[0]
         diff = max((s_stream[:, 1:] - s[:, 1:]).abs().max().item() for s in s_fulls)
-        t_stream, t_eager = timed(stream), timed(lambda: recompute(items))
-        t_comp = timed(lambda: recompute_c(items)) if compile else np.nan
+        paths = [stream, lambda: recompute(items)] + ([lambda: recompute_c(items)] if compile else [])
+        t_stream, t_eager, t_comp = (timed(*paths) + [np.nan])[:3]              # no compiled recomputation: NaN
     finally: torch.set_num_threads(old)
     t_full = np.nanmin([t_eager, t_comp])   # the step is compared with the faster recomputation
     return dict(model=model, L=L, batch_size=batch_size, step='compiled' if compile else 'eager', max_abs_score_diff=diff,

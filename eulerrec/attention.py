@@ -68,7 +68,7 @@ class TransformerBlock(nn.Module):
         x = self.ln1(x + self.drop(self.attn(x, pad)))
         return self.ln2(x + self.drop(self.ffn(x)))
 
-# %% ../nbs/04_attention.ipynb #fbbd8c59
+# %% ../nbs/04_attention.ipynb #3fae2d5f
 class PositionScheme(nn.Module):
     "How positions enter a transformer: `embed(x)` at the input and `make_qk(layer)` (a `qk_transform` or None) in each layer."
     def embed(self, x:torch.Tensor) -> torch.Tensor: return x
@@ -83,15 +83,21 @@ class LearnedPositions(nn.Embedding, PositionScheme):
     def embed(self, x): return x + self.weight[:x.shape[1]]
 
 class SinusoidalPositions(PositionScheme):
-    "Fixed sinusoidal absolute positions (Vaswani et al. 2017), scaled to the embeddings' size: x_j + s·√2·PE_j."
+    "Fixed sinusoidal absolute positions (Vaswani et al. 2017), scaled to the embeddings' size: x_j + γ·s·√2·PE_j."
     def __init__(self, d:int, max_len:int, base:float=10000.,
-                 scale:float=0.02):  # RMS of one table entry; 0.02 = the std of the item embeddings at init. 1/√2: the raw table
+                 scale:float=0.02,         # RMS of one table entry; 0.02 = the std of the item embeddings at init. 1/√2: the raw table
+                 learn_gain:bool=False):   # γ = exp(a) with a learned from 0 (the table's shape stays fixed); False: γ = 1
         super().__init__()
         self.scale = scale
         a = torch.arange(max_len, dtype=torch.float64)[:, None] * rope_freqs(d, 1, base)
         pe = torch.stack([torch.sin(a), torch.cos(a)], -1).flatten(-2)
         self.register_buffer('table', (scale * math.sqrt(2) * pe).float(), persistent=False)
-    def embed(self, x): return x + self.table[:x.shape[1]].to(x.dtype)
+        self.log_gain = nn.Parameter(torch.zeros(())) if learn_gain else None
+    def positions(self, L:int|None=None) -> torch.Tensor:
+        "What `embed` adds at positions 0..L-1 (all by default): the table times γ."
+        t = self.table[:L]
+        return t if self.log_gain is None else t * self.log_gain.exp()
+    def embed(self, x): return x + self.positions(x.shape[1]).to(x.dtype)
 
 # %% ../nbs/04_attention.ipynb #92ab875f
 class RotaryQK(nn.Module):
@@ -129,8 +135,8 @@ class EulerPositions(PositionScheme):
         return x if self.shift is None else self.shift(x)
     def make_qk(self, layer): return EulerRotation(self.d, self.max_len, self.n_heads, **self.rotation)
 
-# %% ../nbs/04_attention.ipynb #30ac03c9
-POSITION_SCHEMES = ('none', 'ape', 'sinusoidal', 'rope', 'rope-head', 'euler')
+# %% ../nbs/04_attention.ipynb #efb5759f
+POSITION_SCHEMES = ('none', 'ape', 'sinusoidal', 'sinusoidal-gain', 'rope', 'rope-head', 'euler')
 
 def position_scheme(name:str,     # one of POSITION_SCHEMES
                     d:int, max_len:int, n_heads:int=1,
@@ -140,7 +146,7 @@ def position_scheme(name:str,     # one of POSITION_SCHEMES
     if kw and name != 'euler': raise ValueError(f'position scheme {name!r} takes no options, got {sorted(kw)}')
     if name == 'none': return NoPositions()
     if name == 'ape': return LearnedPositions(d, max_len)
-    if name == 'sinusoidal': return SinusoidalPositions(d, max_len)
+    if name in ('sinusoidal', 'sinusoidal-gain'): return SinusoidalPositions(d, max_len, learn_gain=name == 'sinusoidal-gain')
     if name in ('rope', 'rope-head'): return RotaryPositions(d, max_len, n_heads, 'model' if name == 'rope' else 'head')
     if name == 'euler': return EulerPositions(d, max_len, n_heads, **kw)
     raise ValueError(f'unknown position scheme {name!r}; valid: {", ".join(POSITION_SCHEMES)}')

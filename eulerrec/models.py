@@ -184,9 +184,9 @@ class TransformerRec(SeqRecModel):
 
     def aux_loss(self): return self._aux
 
-# %% ../nbs/07_models.ipynb #b94e2d7a
+# %% ../nbs/07_models.ipynb #95446ee4
 class SASRec(TransformerRec):
-    "SASRec (RecBole layout) with any position scheme: 'ape' (learned absolute; EulerFormer's 'Base'), 'none', 'sinusoidal', 'rope', 'rope-head', 'euler'."
+    "SASRec (RecBole layout) with any position scheme: 'ape' (learned absolute; EulerFormer's 'Base'), 'none', 'sinusoidal', 'sinusoidal-gain', 'rope', 'rope-head', 'euler'."
     def __init__(self, n_items:int, max_len:int,
                  d:int=64,                   # hidden size = item embedding size
                  n_layers:int=2,             # transformer blocks
@@ -299,7 +299,7 @@ class BERT4Rec(TransformerRec):
         h = self._encode(seq.masked_fill(masked, self.mask_token))
         return F.cross_entropy(self.logits(h[masked]), seq[masked])
 
-# %% ../nbs/07_models.ipynb #ea3f823a
+# %% ../nbs/07_models.ipynb #6f48f16c
 _SAS = dict(d=64, n_layers=2, n_heads=2, d_ff=256, hidden_dropout=0.2, attn_dropout=0.2)
 _EULER = dict(_SAS, delta_init=1., euler_bias=True, delta_shape='scalar', bias_shape='scalar', adapt=True, learnable_angles=False,
               diff_rotation=True, psi=True, pcl_weight=1e-5, tau=1., faithful=False, layout='interleaved')
@@ -309,7 +309,7 @@ MODELS = {
     'pop':     (MostPopular, {}),
     'gru4rec': (GRU4Rec, dict(d=64, hidden=128, n_layers=1, dropout=0.3)),
     'sasrec':  (SASRec, dict(_SAS, positions='ape')),
-    **{f'sasrec-{p}': (SASRec, dict(_SAS, positions=p)) for p in ('none', 'sinusoidal', 'rope')},
+    **{f'sasrec-{p}': (SASRec, dict(_SAS, positions=p)) for p in ('none', 'sinusoidal', 'sinusoidal-gain', 'rope')},
     'eulerformer': (EulerFormer, _EULER),
     # the paper's Table 5 ablations
     'eulerformer-no-adapt':          (EulerFormer, dict(_EULER, adapt=False)),

@@ -32,10 +32,10 @@ patience=10
 case $setup in
   ml-100k) dir=positional/ml-100k; data=(--dataset ml-100k); proto=(--max-len 50); cap=100
     defaults="sasrec sasrec-sinusoidal sasrec-rope eulerformer eulerformer-no-pcl eulerformer-no-adapt eulerformer-learnable-angles
-              eulerformer-no-diff-rot eulerformer-no-psi bert4rec bert4rec-euler sasrec-none" ;;
+              eulerformer-no-diff-rot eulerformer-no-psi bert4rec bert4rec-euler sasrec-none sasrec-sinusoidal-gain" ;;
   ml-1m) dir=positional/ml-1m; data=(--dataset ml-1m --min-rating 3 --core 10); proto=(--max-len 50); cap=100
     defaults="sasrec eulerformer sasrec-rope sasrec-sinusoidal eulerformer-no-adapt eulerformer-learnable-angles
-              eulerformer-no-diff-rot eulerformer-no-psi eulerformer-no-pcl bert4rec bert4rec-euler" ;;
+              eulerformer-no-diff-rot eulerformer-no-psi eulerformer-no-pcl bert4rec bert4rec-euler sasrec-sinusoidal-gain" ;;
   s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp)
     f=$(case $setup in s3rec-beauty) echo amazon-beauty/s3rec/Beauty.txt ;; s3rec-sports) echo amazon-sports/s3rec/Sports_and_Outdoors.txt ;;
                        s3rec-toys) echo amazon-toys/s3rec/Toys_and_Games.txt ;; s3rec-yelp) echo yelp/s3rec/Yelp.txt ;; esac)

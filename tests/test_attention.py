@@ -85,5 +85,18 @@ def test_schemes_and_errors():
     assert position_scheme('rope', 8, 10).make_qk(0) is not None and position_scheme('ape', 8, 10).make_qk(0) is None
     with pytest.raises(ValueError, match='valid: none, ape'): position_scheme('alibi', 8, 10)
     with pytest.raises(ValueError, match='takes no options'): position_scheme('sinusoidal', 8, 10, psi=False)
+    with pytest.raises(ValueError, match='takes no options'): position_scheme('sinusoidal-gain', 8, 10, scale=1.)
     eu = position_scheme('euler', 8, 10, 2, psi=False)
     assert eu.shift is None and isinstance(eu.ape, LearnedPositions)
+
+
+def test_sinusoidal_gain_scales_the_fixed_table():
+    "sinusoidal-gain adds γ·table with γ = exp(a) learned from 0: the fixed table at init, any positive multiple of it later."
+    fixed, gain = SinusoidalPositions(8, 10), position_scheme('sinusoidal-gain', 8, 10)
+    x = torch.randn(2, 6, 8)
+    torch.testing.assert_close(gain.embed(x), fixed.embed(x), rtol=0, atol=0)
+    assert [n for n, _ in fixed.named_parameters()] == [] and [n for n, _ in gain.named_parameters()] == ['log_gain']
+    with torch.no_grad(): gain.log_gain.fill_(-1.5)
+    torch.testing.assert_close(gain.embed(x) - x, (fixed.table[:6] * torch.tensor(-1.5).exp()).expand(2, 6, 8))
+    gain.embed(x).pow(2).sum().backward()
+    assert gain.log_gain.grad is not None and gain.log_gain.grad.abs() > 0

@@ -9,10 +9,12 @@ from eulerrec.train import save_checkpoint
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def checkpointed_run(root: Path, model: str, seed: int = 2020, n_items: int = 30, max_len: int = 8) -> torch.nn.Module:
-    "A finished run as `eulerrec train` leaves it (config.json, metrics.json, best.pt), with an untrained model."
+def checkpointed_run(root: Path, model: str, seed: int = 2020, n_items: int = 30, max_len: int = 8, log_gain: float | None = None) -> torch.nn.Module:
+    "A finished run as `eulerrec train` leaves it (config.json, metrics.json, best.pt), with an untrained model (`log_gain`: a sinusoidal table's learned gain)."
     torch.manual_seed(seed)
     m = build_model(model, n_items, max_len)
+    if log_gain is not None:
+        with torch.no_grad(): m.pos_emb.log_gain.fill_(log_gain)
     d = root/f'{model}-seed{seed}'; d.mkdir(parents=True)
     (d/'config.json').write_text(json.dumps(dict(model=model, max_len=max_len, seed=seed, model_config={})))
     (d/'metrics.json').write_text(json.dumps(dict(epochs=1, best_epoch=0)))
@@ -22,6 +24,7 @@ def checkpointed_run(root: Path, model: str, seed: int = 2020, n_items: int = 30
 
 def test_embedding_rms_reads_each_scheme(tmp_path):
     models = {name: checkpointed_run(tmp_path, name) for name in ('sasrec', 'sasrec-sinusoidal', 'sasrec-rope', 'eulerformer')}
+    models['sasrec-sinusoidal-gain'] = checkpointed_run(tmp_path, 'sasrec-sinusoidal-gain', log_gain=math.log(3.))
     (tmp_path/'unfinished-seed2020').mkdir()   # no metrics.json: skipped
     checkpointed_run(tmp_path, 'sasrec', seed=2021)
     (tmp_path/'sasrec-seed2021'/'metrics.json').write_text(json.dumps(dict(epochs=5, best_epoch=3)))  # best.pt newer: skipped
@@ -34,5 +37,6 @@ def test_embedding_rms_reads_each_scheme(tmp_path):
     assert math.isclose(t.loc['sasrec', 'position_rms'], rms(models['sasrec'].pos_emb.weight), rel_tol=1e-4)
     assert math.isclose(t.loc['eulerformer', 'position_rms'], rms(models['eulerformer'].pos_emb.ape.weight), rel_tol=1e-4)
     assert math.isclose(t.loc['sasrec-sinusoidal', 'position_rms'], 0.02, rel_tol=1e-3)     # the fixed table's scale
+    assert math.isclose(t.loc['sasrec-sinusoidal-gain', 'position_rms'], 0.06, rel_tol=1e-3)   # the table times its learned gain
     assert math.isnan(t.loc['sasrec-rope', 'position_rms'])                                # nothing added at the input
     assert math.isclose(t.loc['sasrec', 'position_to_item'], t.loc['sasrec', 'position_rms'] / t.loc['sasrec', 'item_rms'], rel_tol=1e-3)

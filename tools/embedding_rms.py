@@ -5,7 +5,7 @@ committed:  python tools/embedding_rms.py results/positional/ml-1m   (-> results
 
 Per finished run (a metrics.json beside a best.pt of the same best epoch; a run being continued is skipped): the RMS of the item embeddings (padding row excluded) and of the
 absolute-position table that is added to them before the embedding LayerNorm (learned APE, EulerFormer's APE, or the fixed
-sinusoidal table; none for RoPE), at the best epoch, and their ratio.
+sinusoidal table, times its gain where that is learned; none for RoPE), at the best epoch, and their ratio.
 """
 import json, sys
 from pathlib import Path
@@ -20,7 +20,7 @@ def position_table(scheme) -> torch.Tensor | None:
     "The absolute-position table a scheme adds at the input, or None (no absolute positions)."
     if isinstance(scheme, EulerPositions): scheme = scheme.ape
     if isinstance(scheme, LearnedPositions): return scheme.weight
-    if isinstance(scheme, SinusoidalPositions): return scheme.table
+    if isinstance(scheme, SinusoidalPositions): return scheme.positions()   # the fixed table, times its gain if learned
     return None
 
 def main(folder: str):

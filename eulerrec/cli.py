@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     bl.add_argument('--threads', type=int, default=1); bl.add_argument('--mem-budget-mb', type=float, default=6000)
     bl.add_argument('--time-budget-s', type=float, default=60); bl.add_argument('--out', help='also write the table as CSV')
     bl.add_argument('--stream-len', type=int, default=1000); bl.add_argument('--stream-batch', type=int, nargs='+', default=[1, 32])
-    bl.add_argument('--compile', action='store_true', help='also time the streaming step through torch.compile (needs a C++ compiler)')
+    bl.add_argument('--compile', action='store_true', help='also time the streaming step compiled ahead of time by AOTInductor (needs a C++ compiler)')
     bl.set_defaults(func=cmd_benchmark_long)
 
     r = sub.add_parser('results', help='mean ± std over seeds of the finished runs in a folder; paired test against a base model')

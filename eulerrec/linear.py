@@ -334,13 +334,31 @@ def length_benchmark(lengths=(64, 256, 1024, 4096, 16384),                    # 
     if live_memory: df['live_saving_vs_' + baseline] = [base.live_mb.get(L, np.nan) / m for L, m in zip(df.L, df.live_mb)]
     return df
 
-# %% ../nbs/07b_linear_models.ipynb #6fbd7e82
-@torch.inference_mode()
+# %% ../nbs/07b_linear_models.ipynb #18961970
+class _Serve(nn.Module):
+    "What a server runs per event: (next-item scores, new per-layer state) from (new items [B], position tensor, per-layer state)."
+    def __init__(self, m:SeqRecModel): super().__init__(); self.m = m
+    def forward(self, item, pos, layers):
+        h, state = self.m.step(item, dict(pos=pos, layers=layers))
+        return self.m.logits(h), state['layers']
+
+class _Recompute(_Serve):
+    "The same scores without a state: the whole history [B, L] again."
+    def forward(self, items): return self.m.logits(self.m.last_hidden(items))
+
+def _aot_compile(module:nn.Module, args:tuple):
+    "`module` exported for `args` and compiled ahead of time by AOTInductor, weights frozen in: a callable with no Python guards."
+    import tempfile, warnings
+    with tempfile.TemporaryDirectory() as d, torch._inductor.config.patch(freezing=True), warnings.catch_warnings():
+        warnings.filterwarnings('ignore', '.*LeafSpec', FutureWarning)   # raised inside torch by its own deprecated API
+        exported = torch.export.export(module, args)
+        return torch._inductor.aoti_load_package(torch._inductor.aoti_compile_and_package(exported, package_path=f'{d}/m.pt2'))
+
 def streaming_benchmark(L:int=1000,            # history length after the new event
                         batch_size:int=1,      # independent streams
                         model:str='recgrela',  # a causal model with prefill/step
                         n_items:int=3416, repeats:int=20, threads:int=1, seed:int=0,
-                        compile:bool=False     # compile `step` and the full recomputation (needs a C++ compiler; first calls compile)
+                        compile:bool=False     # also compile `step` and the full recomputation ahead of time (AOTInductor; needs a C++ compiler)
                        ) -> dict:
     "Scores after one new event: recurrent `step` vs recomputing the whole sequence; max |Δ score| and the speed-up."
     old = torch.get_num_threads(); torch.set_num_threads(threads)
@@ -348,32 +366,29 @@ def streaming_benchmark(L:int=1000,            # history length after the new ev
         torch.manual_seed(seed)
         m = build_model(model, n_items, L).eval()
         items = torch.randint(1, n_items + 1, (batch_size, L))
-        state = m.prefill(items[:, :-1])
-        def serve(item, state):                       # what a server runs per event: new state and the next-item scores
-            h, state = m.step(item, state)
-            return m.logits(h), state
-        def recompute(items): return m.logits(m.last_hidden(items))   # ... or, without a state, over the whole history
-        if compile: serve, recompute_c = torch.compile(serve, dynamic=True), torch.compile(recompute, dynamic=True)
-        def stream(): return serve(items[:, -1], state)[0]
-        def timed(*fs, rounds=4):   # the paths take turns by rounds of back-to-back calls; each path's fastest call
-            ts = [[] for _ in fs]
-            for _ in range(rounds):
-                for f, t in zip(fs, ts):
-                    f()                                                         # warm up again after the other path
-                    for _ in range(max(1, repeats // rounds)):
-                        t0 = time.perf_counter(); f(); t.append(time.perf_counter() - t0)
-            return [min(t) for t in ts]
+        with torch.inference_mode(): state = m.prefill(items[:, :-1])
+        args = (items[:, -1], torch.tensor(state['pos']), state['layers'])
+        serve, recompute = _Serve(m), _Recompute(m)
         t0 = time.perf_counter()
-        with torch._inductor.config.patch(cpp_wrapper=True, freezing=True):   # C++ (not Python) wrapper, weights as constants
+        if compile: serve, recompute_c = _aot_compile(serve, args), _aot_compile(recompute, (items,))  # outside inference mode
+        with torch.inference_mode():
+            stream = lambda: serve(*args)[0]
             s_stream = stream()
             first = time.perf_counter() - t0
-            s_fulls = [recompute(items)] + ([recompute_c(items)] if compile else [])
-        s_full = s_fulls[0]
-        diff = max((s_stream[:, 1:] - s[:, 1:]).abs().max().item() for s in s_fulls)
-        paths = [stream, lambda: recompute(items)] + ([lambda: recompute_c(items)] if compile else [])
-        t_stream, t_eager, t_comp = (timed(*paths) + [np.nan])[:3]              # no compiled recomputation: NaN
+            paths = [stream, lambda: recompute(items)] + ([lambda: recompute_c(items)] if compile else [])
+            s_fulls = [p() for p in paths[1:]]
+            diff = max((s_stream[:, 1:] - s[:, 1:]).abs().max().item() for s in s_fulls)
+            def timed(*fs, rounds=4):   # the paths take turns by rounds of back-to-back calls; each path's fastest call
+                ts = [[] for _ in fs]
+                for _ in range(rounds):
+                    for f, t in zip(fs, ts):
+                        f()                                                     # warm up again after the other path
+                        for _ in range(max(1, repeats // rounds)):
+                            t0 = time.perf_counter(); f(); t.append(time.perf_counter() - t0)
+                return [min(t) for t in ts]
+            t_stream, t_eager, t_comp = (timed(*paths) + [np.nan])[:3]          # no compiled recomputation: NaN
     finally: torch.set_num_threads(old)
     t_full = np.nanmin([t_eager, t_comp])   # the step is compared with the faster recomputation
     return dict(model=model, L=L, batch_size=batch_size, step='compiled' if compile else 'eager', max_abs_score_diff=diff,
-                max_abs_score=s_full[:, 1:].abs().max().item(), first_step_s=first, step_ms=t_stream * 1e3,
+                max_abs_score=s_fulls[0][:, 1:].abs().max().item(), first_step_s=first, step_ms=t_stream * 1e3,
                 full_eager_ms=t_eager * 1e3, full_compiled_ms=t_comp * 1e3, full_ms=t_full * 1e3, speedup=t_full / t_stream)

@@ -16,7 +16,7 @@ from .contrast import PhaseContrast
 __all__ = ['MODELS', 'MODEL_FAMILIES', 'SeqRecModel', 'MostPopular', 'GRU4Rec', 'TransformerRec', 'SASRec', 'EulerFormer',
            'BERT4Rec', 'register_model', 'model_names', 'model_class', 'build_model']
 
-# %% ../nbs/07_models.ipynb #22941fe8
+# %% ../nbs/07_models.ipynb #6406b1e0
 class SeqRecModel(nn.Module):
     "Base class: `encode` right-padded item ids [B, L] into hidden states [B, L, D]; `logits` scores all items."
     train_mode = 'all'  # 'all': all-position windows (causal models); 'last': one prefix per target
@@ -45,7 +45,7 @@ class SeqRecModel(nn.Module):
         if not 1 <= L <= self.max_len:
             raise ValueError(f'{name}.encode: items has length L={L}, expected 1 <= L <= max_len={self.max_len} '
                              f'(keep the last max_len items of each history)')
-        if items.numel() == 0: return
+        if items.numel() == 0 or torch.compiler.is_exporting(): return   # values: checked before an exported graph is called
         left_pad = (items[:, 1:] > 0) & (items[:, :-1] == 0)
         if bool((items.min() < 0) | (items.max() > self.n_items) | left_pad.any()):
             if left_pad.any(): raise ValueError(f'{name}.encode: items must be RIGHT-padded (a real item follows a 0 '

@@ -161,7 +161,7 @@ class RecGRELANoGate(RecGRELA):
     "Ablation: no gated rank selector."
     gate = False
 
-# %% ../nbs/07b_linear_models.ipynb #51d6af51
+# %% ../nbs/07b_linear_models.ipynb #b2fbfe49
 class LinRecAttention(nn.Module):
     "Causal LinRec attention: elu, L2 row-normalised queries, prefix-L2 column-normalised keys, Q̂(K̂ᵀV) by prefix sums."
     def __init__(self, d:int, n_heads:int, chunk:int=64, eps:float=1e-6):
@@ -175,7 +175,7 @@ class LinRecAttention(nn.Module):
         heads = lambda t: t.view(B, L, self.n_heads, -1).transpose(1, 2)
         q, k, v = heads(F.elu(self.q(x))), heads(F.elu(self.k(x))), heads(self.v(x))
         q = q / q.norm(dim=-1, keepdim=True).clamp_min(self.eps)
-        q = q / k.pow(2).cumsum(-2).sqrt().clamp_min(self.eps)                # column norms over the prefix s <= t
+        q = q / k.pow(2).cumsum(-2).clamp_min(self.eps ** 2).sqrt()           # column norms over the prefix s <= t (clamped: below)
         y = causal_numerator_chunked(q, k, v, self.chunk)
         return self.o(y.transpose(1, 2).reshape(B, L, d))
 

@@ -83,6 +83,13 @@ def test_headline_reports_missing_runs_and_pairs_seeds(tmp_path):
     assert math.isclose(gain.ours, 100 * (np.mean([0.130, 0.131, 0.127]) / np.mean([0.120, 0.118, 0.121]) - 1))
     assert 'paired t-test' in gain.note and 'wins 3/3' in gain.note and 'capped' in gain.note  # eulerformer runs hit the cap
     assert h.loc[('ml-100k', 'eulerformer vs sasrec NDCG@10')].note == 'not yet run'
+    long1m = tmp_path/'long'/'ml-1m'                        # RecGRELA vs SASRec: paired over the seeds both have
+    for s, (x, y) in enumerate([(0.130, 0.140), (0.132, 0.139)]):
+        write_run(long1m, 'sasrec', s, x, patience=20, best=5); write_run(long1m, 'recgrela', s, y, patience=20, best=5)
+    write_run(long1m, 'recgrela', 7, 0.5, patience=20)       # a seed without its SASRec pair does not count
+    gain = headline(tmp_path).set_index(['dataset', 'claim']).loc[('ml-1m', 'recgrela vs sasrec NDCG@10')]
+    assert gain.seeds == 2 and math.isclose(gain.ours, 100 * (np.mean([0.140, 0.139]) / np.mean([0.130, 0.132]) - 1))
+    assert 'wins 2/2' in gain.note and 'capped' not in gain.note and np.isnan(gain.paper_value)
 
 
 def test_headline_reads_the_committed_results():

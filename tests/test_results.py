@@ -92,6 +92,17 @@ def test_headline_reports_missing_runs_and_pairs_seeds(tmp_path):
     assert 'wins 2/2' in gain.note and 'capped' not in gain.note and np.isnan(gain.paper_value)
 
 
+def test_headline_names_an_equal_budget_of_capped_runs(tmp_path):
+    long1m = tmp_path/'long'/'ml-1m'                        # both models of both seeds stopped by a 20-epoch cap
+    for s, (x, y) in enumerate([(0.130, 0.140), (0.132, 0.139)]):
+        write_run(long1m, 'sasrec', s, x, epochs=20, best=18, patience=20); write_run(long1m, 'recgrela', s, y, epochs=20, best=19, patience=20)
+    note = lambda: headline(tmp_path).set_index(['dataset', 'claim']).loc[('ml-1m', 'recgrela vs sasrec NDCG@10'), 'note']
+    assert 'equal budget: all 4 runs capped at 20 epochs' in note()
+    write_run(long1m, 'sasrec', 2, 0.13, epochs=45, best=20, patience=20)  # seed 2: SASRec stopped early, RecGRELA capped
+    write_run(long1m, 'recgrela', 2, 0.14, epochs=20, best=19, patience=20)
+    assert 'equal budget' not in note() and 'capped run(s), seed 0, 1, 2: not converged' in note()
+
+
 def test_headline_reads_the_committed_results():
     h = headline(RESULTS).set_index(['dataset', 'claim'])
     m = json.loads((RESULTS/'positional/ml-1m/sasrec-seed2020/metrics.json').read_text())

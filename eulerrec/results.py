@@ -124,7 +124,7 @@ EULERFORMER_ML1M = pd.DataFrame({
 # RecGRELA, official repository's ML-1M log (5-core, L = 200): test metrics of the best checkpoint.
 RECGRELA_ML1M_LOG = {'HR@5': 0.2364, 'HR@10': 0.3311, 'NDCG@5': 0.1653, 'NDCG@10': 0.1959, 'MRR@5': 0.1419, 'MRR@10': 0.1545}
 
-# %% ../nbs/13_results.ipynb #0a3fefc0
+# %% ../nbs/13_results.ipynb #2cdc288b
 def headline(results='results') -> pd.DataFrame:
     "The reproduction headline: per claim, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs)."
     results = Path(results)
@@ -159,7 +159,7 @@ def headline(results='results') -> pd.DataFrame:
             what, unit = f'{model} vs {base} {metric}', 'rel. %'
         note = [] if n else ['not yet run']
         if base is not None and n >= 2: note.append(f"paired t-test p = {t['p']:.3f}, wins {t['wins']}/{n}")
-        if capped and equal: note.append(f'equal budget: all {2 * n} runs capped at {epochs.pop()} epochs, not converged')
+        if equal: note.append(f'equal budget: all {2 * n} runs capped at {epochs.pop()} epochs, not converged')
         elif capped: note.append(f'capped run(s), seed {", ".join(map(str, sorted(set(capped))))}: '
                                  + ('a lower bound' if base is None else 'not converged'))
         rows.append(dict(paper=paper, dataset=ds, claim=what, unit=unit, paper_value=pv, ours=mean, std=std, seeds=n,

@@ -11,10 +11,10 @@ import pandas as pd
 from scipy import stats
 
 # %% auto #0
-__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'read_run', 'seed_runs', 'models_in', 'run_table', 't_interval',
-           'seed_table', 'paired_seed_test', 'headline', 'plot_seeds']
+__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'read_run', 'seed_runs', 'history', 'models_in', 'run_table',
+           't_interval', 'seed_table', 'paired_seed_test', 'headline', 'plot_seeds']
 
-# %% ../nbs/13_results.ipynb #d74eb603
+# %% ../nbs/13_results.ipynb #04bb0ef5
 def read_run(d) -> dict | None:
     "A finished run's metrics.json plus `epoch_s` (median epoch seconds) and `stopped` ('early stop' or 'capped at N epochs'); None if unfinished."
     d = Path(d)
@@ -32,6 +32,12 @@ def seed_runs(root, model: str) -> dict[int, dict]:
     runs = {int(mt[1]): r for d in Path(root).glob(f'{model}-seed*')
             if (mt := pat.fullmatch(d.name)) and (r := read_run(d)) is not None}
     return dict(sorted(runs.items()))
+
+def history(root, model: str, seed: int) -> pd.DataFrame:
+    "The per-epoch `history.csv` of the run `root/<model>-seed<seed>` (finished or not), indexed by epoch (from 0)."
+    f = Path(root)/f'{model}-seed{seed}'/'history.csv'
+    if not f.is_file(): raise FileNotFoundError(f'no history for {model} seed {seed}: {f} does not exist')
+    return pd.read_csv(f).set_index('epoch')
 
 # %% ../nbs/13_results.ipynb #72db4d5a
 def models_in(root) -> list[str]:

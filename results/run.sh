@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The background runs whose results files the experiment notebooks read: one model after another, single-threaded
-# (THREADS=1), seed 2020 unless SEED is set, on the CPU.
+# (THREADS=1), seed 2020 unless SEED is set, on the CPU unless DEVICE is set (DEVICE=cuda: a GPU; the run records it).
 #
-# Usage (from anywhere):  [SEED=2021] [EPOCHS=N] nohup bash results/run.sh SETUP [model ...] &
+# Usage (from anywhere):  [SEED=2021] [EPOCHS=N] [DEVICE=cuda] nohup bash results/run.sh SETUP [model ...] &
 #
 #   SETUP          protocol (leave-one-out by time, full ranking, patience 10*)       results in                 read by
 #   ml-100k        EulerFormer protocol on ML-100K: 5-core, L = 50, <= 100 epochs     positional/ml-100k         10_exp_positional
@@ -25,6 +25,7 @@
 set -u
 cd "$(dirname "$0")/.."
 SEED=${SEED:-2020}
+DEVICE=${DEVICE:-cpu}
 DATA=${EULERREC_DATA:-/work/shared/data}
 RESULTS=${RESULTS_DIR:-results}
 setup=${1:-}; shift || true
@@ -46,7 +47,7 @@ case $setup in
       long-ml-100k) proto=(--max-len 200 --batch-size 64); cap=100 ;;
       long-ml-1m) proto=(--max-len 200 --batch-size 28 --stride 50); cap=200; patience=20 ;;   # as the official run (above)
     esac ;;
-  *) echo "usage: [SEED=S] [EPOCHS=N] bash $0 ml-100k|ml-1m|s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp|long-ml-100k|long-ml-1m [model ...]"
+  *) echo "usage: [SEED=S] [EPOCHS=N] [DEVICE=cuda] bash $0 ml-100k|ml-1m|s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp|long-ml-100k|long-ml-1m [model ...]"
      exit 2 ;;
 esac
 EPOCHS=${EPOCHS:-$cap}
@@ -71,7 +72,7 @@ for m in ${@:-$defaults}; do
   what=$(todo $out)                         # decided under the lock: another worker may just have finished it
   [ "$what" != run ] && { echo "$setup $m seed $SEED: $what"; exec 9>&-; continue; }
   cmd=(eulerrec train --model $m "${data[@]}" --data-dir $DATA "${proto[@]}" --epochs $EPOCHS --patience $patience --seed $SEED
-       --device cpu --out $out --no-progress)
+       --device $DEVICE --out $out --no-progress)
   [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}"; exec 9>&-; continue; }
   mkdir -p $RESULTS/$dir
   echo "$setup $m seed $SEED: training (log $out.log)"

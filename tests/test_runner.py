@@ -35,6 +35,7 @@ def test_protocol_flags_and_skips(tmp_path):
     assert '--dataset ml-1m' in out and '--max-len 200 --batch-size 28 --stride 50 --epochs 200 --patience 20' in out
     out = runner('ml-1m', 'sasrec', SEED='12345', **env).stdout
     assert '--dataset ml-1m --min-rating 3 --core 10' in out and '--max-len 50 --epochs 100' in out and '--seed 12345' in out
+    assert '--device cpu ' in out and '--device cuda ' in runner('ml-1m', 'sasrec', DEVICE='cuda', **env).stdout   # CPU unless told
 
 
 def test_capped_runs_continue_only_with_a_larger_cap_and_a_checkpoint(tmp_path):

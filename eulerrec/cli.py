@@ -42,7 +42,7 @@ def cmd_data_info(a):
     print('\nfiltering steps:')
     print(data.report.to_string(index=False))
 
-# %% ../nbs/09_cli.ipynb #1269bb67
+# %% ../nbs/09_cli.ipynb #b71fda37
 def _parse_set(pairs) -> dict:
     "`--set key=value` pairs for the model config; values parsed as JSON when possible (numbers, true/false, lists)."
     out = {}
@@ -55,7 +55,7 @@ def _parse_set(pairs) -> dict:
 
 def cmd_train(a):
     cfg = TrainConfig(model=a.model, dataset=a.dataset, data_dir=a.data_dir, min_rating=a.min_rating, core=a.core,
-                      max_len=a.max_len, epochs=a.epochs, batch_size=a.batch_size, stride=a.stride, lr=a.lr, patience=a.patience, seed=a.seed,
+                      max_len=a.max_len, epochs=a.epochs, batch_size=a.batch_size, stride=a.stride, epoch_steps=a.epoch_steps, lr=a.lr, patience=a.patience, seed=a.seed,
                       device=a.device, mode=a.mode, exclude_seen=a.exclude_seen, model_config=_parse_set(a.set), out=a.out)
     if a.estimate is not None:                # measure, train nothing
         c = epoch_cost(cfg, batches=a.estimate, threads=None)
@@ -152,7 +152,7 @@ def cmd_results(a):
 def cmd_models(a):
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #bbd5199c
+# %% ../nbs/09_cli.ipynb #fdfc46df
 def _common_data(p):
     p.add_argument('--data-dir', help='local data folder (default: $EULERREC_DATA, then the cache, then download)')
     p.add_argument('--cache-dir', help='cache folder (default: $EULERREC_CACHE or ~/.cache/eulerrec)')
@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--batch-size', type=int, default=d.batch_size); t.add_argument('--lr', type=float, default=d.lr)
     t.add_argument('--stride', type=int, help='all-position training: a window every STRIDE targets (default: --max-len, no overlap); '
                    'smaller gives every target at least max_len - STRIDE + 1 items of context, 1 = prefix training')
+    t.add_argument('--epoch-steps', type=int, help='at most this many training steps per epoch, then validate (default: the whole epoch)')
     t.add_argument('--patience', type=int, default=d.patience); t.add_argument('--seed', type=int, default=d.seed)
     t.add_argument('--device', default=d.device); t.add_argument('--mode', default=d.mode, choices=['auto', 'all', 'last'])
     t.add_argument('--exclude-seen', action='store_true', help='remove history items from the ranking')

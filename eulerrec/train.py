@@ -100,7 +100,7 @@ def evaluate(model: SeqRecModel, histories, targets, max_len: int, batch_size: i
         acc.add(scores, y.to(device), seen)
     return acc.result()
 
-# %% ../nbs/08_train.ipynb #d41a37a1
+# %% ../nbs/08_train.ipynb #f8f3e2d3
 @dataclass
 class TrainConfig:
     "Everything that defines a training run."
@@ -113,6 +113,7 @@ class TrainConfig:
     epochs: int = 200  # maximum number of epochs
     batch_size: int = 256  # training batch (windows in all-position mode, prefixes in last mode)
     stride: int | None = None  # all-position mode: a window every `stride` targets (None: max_len); smaller = more context, more work
+    epoch_steps: int | None = None  # at most this many training steps per epoch, then validate (None: the whole loader); for short probes
     lr: float = 1e-3  # Adam learning rate
     weight_decay: float = 0.0  # Adam weight decay
     patience: int = 10  # early stopping: epochs without a better validation NDCG@10
@@ -124,6 +125,9 @@ class TrainConfig:
     exclude_seen: bool = False  # remove history items from the ranking (RecBole sequential default: keep them)
     model_config: dict = field(default_factory=dict)  # overrides of the model's default config
     out: str | None = None  # run directory (default runs/<model>-<dataset>-seed<seed>)
+
+    def __post_init__(self):
+        if self.epoch_steps is not None and self.epoch_steps < 1: raise ValueError(f'epoch_steps={self.epoch_steps}: expected >= 1 or None')
 
     def run_dir(self) -> Path:
         return Path(self.out) if self.out else Path('runs')/f'{self.model}-{Path(self.dataset).stem}-seed{self.seed}'
@@ -178,7 +182,7 @@ def load_checkpoint(path, map_location='cpu') -> dict:
         raise CheckpointError(f'{path}: not an eulerrec checkpoint (expected format tag {CKPT_FORMAT!r})')
     return state
 
-# %% ../nbs/08_train.ipynb #77895d11
+# %% ../nbs/08_train.ipynb #ce80880d
 def _make_loader(data: SeqData, cfg: TrainConfig, mode: str):
     if mode == 'all': return WindowLoader(data.train_seqs, cfg.max_len, cfg.batch_size, shuffle=True, seed=cfg.seed, stride=cfg.stride)
     if mode == 'last': return PrefixLoader(data.train_seqs, cfg.max_len, cfg.batch_size, shuffle=True, seed=cfg.seed)
@@ -191,6 +195,8 @@ def _build(cfg: TrainConfig, data: SeqData, device) -> tuple:
     "The model of `cfg` on `device`, and its training mode ('all' or 'last')."
     model = build_model(cfg.model, data.n_items, cfg.max_len, **cfg.model_config).to(device)
     return model, (model.train_mode if cfg.mode == 'auto' else cfg.mode)
+
+def _steps_per_epoch(loader, cfg: TrainConfig) -> int: return min(len(loader), cfg.epoch_steps or len(loader))
 
 def _optimizer(model: SeqRecModel, cfg: TrainConfig): return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -209,7 +215,7 @@ def _resume_key(cfg: dict) -> dict:
 def _fmt(m: dict, keys=('HR@10', 'NDCG@10', 'MRR@10')) -> str:
     return '  '.join(f'{k} {m[k]:.4f}' for k in keys if k in m)
 
-# %% ../nbs/08_train.ipynb #84d93f1e
+# %% ../nbs/08_train.ipynb #c8c01b3a
 def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True) -> dict:
     "Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`). Under torchrun: one DDP rank."
     de = dist_env()
@@ -261,8 +267,9 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
             te = time.time(); model.train(); loader.set_epoch(epoch)
             if de.active: torch.manual_seed(_rank_seed(cfg.seed, epoch, de.rank))  # independent dropout masks per rank
             total, n = 0.0, 0
-            bar = tqdm(loader, desc=f'epoch {epoch}', leave=False, disable=not progress)
-            for items, targets in bar:
+            bar = tqdm(loader, desc=f'epoch {epoch}', total=_steps_per_epoch(loader, cfg), leave=False, disable=not progress)
+            for i, (items, targets) in enumerate(bar):
+                if i == _steps_per_epoch(loader, cfg): break
                 if de.active:  # this rank's slice of the global batch; DDP averages the ranks' gradients
                     items, targets, share, n_targets = split_batch(items, targets, de.rank, de.world)
                     loss = step(items.to(device), targets.to(device), share, n_targets, de.world)
@@ -385,7 +392,7 @@ def metrics_table(*run_dirs, split: str = 'test', ks=(5, 10, 20)) -> pd.DataFram
         rows.append(dict(model=m['model'], dataset=m['dataset'], **metric_columns(m[split], ks)))
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_train.ipynb #86a7a5bf
+# %% ../nbs/08_train.ipynb #738746b1
 def epoch_cost(cfg: TrainConfig, data: SeqData | None = None,
                batches: int = 5,          # timed training steps (after one warm-up step)
                threads: int | None = 1    # torch threads while timing (None: leave as is)
@@ -414,4 +421,4 @@ def epoch_cost(cfg: TrainConfig, data: SeqData | None = None,
     step = float(np.median(timed))
     return dict(model=cfg.model, dataset=data.name, mode=mode, max_len=cfg.max_len, batch_size=cfg.batch_size,
                 threads=threads or old, device=str(device), timed_steps=len(timed),
-                seconds_per_step=step, steps_per_epoch=len(loader), epoch_minutes=step * len(loader) / 60)
+                seconds_per_step=step, steps_per_epoch=_steps_per_epoch(loader, cfg), epoch_minutes=step * _steps_per_epoch(loader, cfg) / 60)

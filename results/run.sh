@@ -14,6 +14,11 @@
 #                  *patience 20, as the official run; windows every 50 targets (--stride 50: each target sees at least
 #                  151 items, close to the official prefix training), 28 per step (about 2k targets, as the official
 #                  batch of 2048 prefixes; 483 steps per epoch, the official run about 480)
+#   probe-ml-1m    the first 480 steps of RecGRELA on ML-1M (RecGRELA protocol)  long/ml-1m-probe           11_exp_long_sequences
+#                  in three regimes, validated every 60 steps (--epoch-steps 60, 8 epochs, no early stop), about
+#                  292 targets per step in each: recgrela-windows (ours: 4 windows, stride 50), recgrela-prefixes
+#                  (the causal model on 292 prefixes, as the official batches), recgrela-bidirectional-prefixes (the
+#                  official model). Prefix training costs about 35 core-minutes per run here.
 #
 # Without models, each setup runs its default list (below). Each run writes results/<dir>/<model>-seed<SEED>/ and a .log.
 # A run that was interrupted resumes from its last.pt. A finished run is skipped, unless the epoch cap stopped it
@@ -47,7 +52,9 @@ case $setup in
       long-ml-100k) proto=(--max-len 200 --batch-size 64); cap=100 ;;
       long-ml-1m) proto=(--max-len 200 --batch-size 28 --stride 50); cap=200; patience=20 ;;   # as the official run (above)
     esac ;;
-  *) echo "usage: [SEED=S] [EPOCHS=N] [DEVICE=cuda] bash $0 ml-100k|ml-1m|s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp|long-ml-100k|long-ml-1m [model ...]"
+  probe-ml-1m) dir=long/ml-1m-probe; data=(--dataset ml-1m); proto=(--max-len 200 --epoch-steps 60); cap=8; patience=8
+    defaults="recgrela-windows recgrela-prefixes recgrela-bidirectional-prefixes" ;;
+  *) echo "usage: [SEED=S] [EPOCHS=N] [DEVICE=cuda] bash $0 ml-100k|ml-1m|s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp|long-ml-100k|long-ml-1m|probe-ml-1m [model ...]"
      exit 2 ;;
 esac
 EPOCHS=${EPOCHS:-$cap}
@@ -71,7 +78,16 @@ for m in ${@:-$defaults}; do
   flock -n 9 || { echo "$setup $m seed $SEED: skip: another worker is running it"; exec 9>&-; continue; }
   what=$(todo $out)                         # decided under the lock: another worker may just have finished it
   [ "$what" != run ] && { echo "$setup $m seed $SEED: $what"; exec 9>&-; continue; }
-  cmd=(eulerrec train --model $m "${data[@]}" --data-dir $DATA "${proto[@]}" --epochs $EPOCHS --patience $patience --seed $SEED
+  model=$m; regime=()
+  if [ "$setup" = probe-ml-1m ]; then      # a run name is a model and its training regime
+    case $m in
+      recgrela-windows) model=recgrela; regime=(--mode all --batch-size 4 --stride 50) ;;
+      recgrela-prefixes) model=recgrela; regime=(--mode last --batch-size 292) ;;
+      recgrela-bidirectional-prefixes) model=recgrela-bidirectional; regime=(--mode last --batch-size 292) ;;
+      *) echo "$setup $m: unknown probe (recgrela-windows, recgrela-prefixes, recgrela-bidirectional-prefixes)"; exec 9>&-; continue ;;
+    esac
+  fi
+  cmd=(eulerrec train --model $model "${data[@]}" --data-dir $DATA "${proto[@]}" ${regime[@]+"${regime[@]}"} --epochs $EPOCHS --patience $patience --seed $SEED
        --device $DEVICE --out $out --no-progress)
   [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}"; exec 9>&-; continue; }
   mkdir -p $RESULTS/$dir

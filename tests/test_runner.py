@@ -38,6 +38,15 @@ def test_protocol_flags_and_skips(tmp_path):
     assert '--device cpu ' in out and '--device cuda ' in runner('ml-1m', 'sasrec', DEVICE='cuda', **env).stdout   # CPU unless told
 
 
+def test_probe_runs_name_a_model_and_its_training_regime(tmp_path):
+    out = runner('probe-ml-1m', RESULTS_DIR=str(tmp_path)).stdout.splitlines()
+    assert len(out) == 3 and all('--max-len 200 --epoch-steps 60' in o and '--epochs 8 --patience 8' in o for o in out)
+    assert '--model recgrela ' in out[0] and '--mode all --batch-size 4 --stride 50' in out[0]
+    assert '--model recgrela ' in out[1] and '--mode last --batch-size 292' in out[1]
+    assert '--model recgrela-bidirectional ' in out[2] and out[2].endswith('ml-1m-probe/recgrela-bidirectional-prefixes-seed2020 --no-progress')
+    assert 'unknown probe' in runner('probe-ml-1m', 'recgrela', RESULTS_DIR=str(tmp_path)).stdout
+
+
 def test_capped_runs_continue_only_with_a_larger_cap_and_a_checkpoint(tmp_path):
     fake_run(tmp_path, 'positional/ml-1m/sasrec-seed2020', epochs=85, best_epoch=84)
     fake_run(tmp_path, 'positional/ml-1m/eulerformer-seed2020', epochs=85, best_epoch=84, last_pt=False)

@@ -215,7 +215,7 @@ def _resume_key(cfg: dict) -> dict:
 def _fmt(m: dict, keys=('HR@10', 'NDCG@10', 'MRR@10')) -> str:
     return '  '.join(f'{k} {m[k]:.4f}' for k in keys if k in m)
 
-# %% ../nbs/08_train.ipynb #c8c01b3a
+# %% ../nbs/08_train.ipynb #7c8abb2b
 def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True) -> dict:
     "Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`). Under torchrun: one DDP rank."
     de = dist_env()
@@ -285,6 +285,7 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
             vm = ev(valid)
             row = dict(epoch=epoch, loss=total / max(n, 1), seconds=train_s, **{f'valid_{k}': v for k, v in vm.items()})
             history.append(row)
+            pd.DataFrame(history).to_csv(run/'history.csv', index=False)  # the curve so far, readable while the run goes on
             improved = vm['NDCG@10'] > best
             if improved:
                 best, best_epoch, wait = vm['NDCG@10'], epoch, 0

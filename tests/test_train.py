@@ -135,3 +135,21 @@ def test_benchmark_all_position_is_much_faster(ml100k):
     assert (r.targets > 0).all()
     assert r.loc[200, 'ratio'] >= 20, r   # measured ~59x on this 2-core machine
     assert r.loc[50, 'ratio'] >= 8, r     # measured ~20x; the output layer (same cost in both modes) caps it at short L
+
+
+def test_history_is_written_after_every_epoch(ml100k, tmp_path, monkeypatch):
+    "A run that dies in its second validation leaves the curve of its first epoch, and resumes from there."
+    import eulerrec.train as tr
+    evaluate, calls = tr.evaluate, []
+    def failing(*a, **k):
+        calls.append(1)
+        if len(calls) == 2: raise RuntimeError('killed')
+        return evaluate(*a, **k)
+    monkeypatch.setattr(tr, 'evaluate', failing)
+    cfg = TrainConfig(model='sasrec', dataset='ml-100k', epochs=2, epoch_steps=2, device='cpu', out=str(tmp_path/'run'))
+    with pytest.raises(RuntimeError, match='killed'): train(cfg, data=ml100k, progress=False, verbose=False)
+    h = pd.read_csv(tmp_path/'run'/'history.csv')
+    assert list(h.epoch) == [0] and not (tmp_path/'run'/'metrics.json').exists()
+    monkeypatch.setattr(tr, 'evaluate', evaluate)
+    res = train(cfg, data=ml100k, progress=False, verbose=False)
+    assert res['epochs'] == 2 and list(pd.read_csv(tmp_path/'run'/'history.csv').epoch) == [0, 1]

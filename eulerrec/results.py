@@ -11,10 +11,10 @@ import pandas as pd
 from scipy import stats
 
 # %% auto #0
-__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'read_run', 'seed_runs', 'history', 'models_in', 'run_table',
-           't_interval', 'seed_table', 'paired_seed_test', 'headline', 'plot_seeds']
+__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'read_run', 'seed_runs', 'history', 'run_status', 'models_in',
+           'run_table', 't_interval', 'seed_table', 'paired_seed_test', 'headline', 'plot_seeds']
 
-# %% ../nbs/13_results.ipynb #04bb0ef5
+# %% ../nbs/13_results.ipynb #11d80840
 def read_run(d) -> dict | None:
     "A finished run's metrics.json plus `epoch_s` (median epoch seconds) and `stopped` ('early stop' or 'capped at N epochs'); None if unfinished."
     d = Path(d)
@@ -39,12 +39,26 @@ def history(root, model: str, seed: int) -> pd.DataFrame:
     if not f.is_file(): raise FileNotFoundError(f'no history for {model} seed {seed}: {f} does not exist')
     return pd.read_csv(f).set_index('epoch')
 
+def run_status(d, metric: str = 'valid_NDCG@10') -> str:
+    "One line on the run directory `d`: 'done (…)' as `read_run` says, 'unfinished after N of ≤cap epochs' with its best `metric` so far, or 'not yet run'."
+    d = Path(d)
+    if (r := read_run(d)) is not None: return f"done ({r['stopped']})"
+    h = pd.read_csv(d/'history.csv') if (d/'history.csv').is_file() else pd.DataFrame()
+    if not len(h): return 'not yet run'
+    cfg = json.loads((d/'config.json').read_text()) if (d/'config.json').is_file() else {}
+    s = f"unfinished after {len(h)}" + (f" of ≤{cfg['epochs']}" if cfg.get('epochs') else '') + ' epochs'
+    if metric in h:
+        best, last = int(h.epoch[h[metric].idxmax()]), int(h.epoch.iloc[-1])
+        s += (f", best {metric.replace('_', ' ')} {h[metric].max():.4f} at epoch {best}, {last - best} epoch(s) since"
+              + (f" (early stop after {cfg['patience']})" if cfg.get('patience') else ''))
+    return s
+
 # %% ../nbs/13_results.ipynb #72db4d5a
 def models_in(root) -> list[str]:
     "Names of the models with at least one finished run `root/<model>-seed<S>`, sorted."
     return sorted({mt[1] for d in Path(root).glob('*-seed*') if (mt := re.fullmatch(r'(.+)-seed\d+', d.name)) and (d/'metrics.json').is_file()})
 
-# %% ../nbs/13_results.ipynb #30e5e17e
+# %% ../nbs/13_results.ipynb #d37a4a2e
 METRICS = ('HR@10', 'NDCG@10', 'MRR@10')
 
 def run_table(root, models, metrics=METRICS, seed: int = 2020, split: str = 'test', scale: float = 100.,
@@ -54,7 +68,7 @@ def run_table(root, models, metrics=METRICS, seed: int = 2020, split: str = 'tes
     b, rows = (runs[base] if base else None), []
     for name in models:
         r = runs[name]
-        if r is None: rows.append(dict(model=name, status='not yet run')); continue
+        if r is None: rows.append(dict(model=name, status=run_status(Path(root)/f'{name}-seed{seed}'))); continue
         row = dict(model=name, status=f"done ({r['stopped']})", **{k: scale * r[split][k] for k in metrics},
                    best_epoch=r['best_epoch'], epochs=r['epochs'], epoch_s=r['epoch_s'])
         if base: row['epoch_ratio'] = r['epoch_s'] / b['epoch_s'] if b else float('nan')

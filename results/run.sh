@@ -24,7 +24,8 @@
 # A run that was interrupted resumes from its last.pt. A finished run is skipped, unless the epoch cap stopped it
 # (not early stopping) and EPOCHS is larger than the epochs it ran: then it continues from its last.pt, which is kept
 # beside the results (git ignores it), e.g. SEED=2021 EPOCHS=100 bash results/run.sh ml-1m sasrec eulerformer.
-# DRY=1 prints what would run, and why the others are skipped. RESULTS_DIR=D writes under D instead of results/ (tests).
+# DRY=1 prints what would run, and why the others are skipped; for an unfinished run (or one another worker is training) it
+# says how far it got (epochs, best validation NDCG@10, epochs since; eulerrec.results.run_status). RESULTS_DIR=D writes under D instead of results/ (tests).
 # Several workers may share one list (two cores: start it twice): each run is claimed with a lock (flock on a file in
 # $TMPDIR, released when its worker exits, also when killed), and a worker skips the runs that another one holds.
 set -u
@@ -72,10 +73,12 @@ elif not (d/'last.pt').is_file(): print(f"skip: {r['stopped']} but no last.pt he
 else: print('run')
 PY
 }
+status() { python -c 'import sys; from eulerrec.results import run_status; print(run_status(sys.argv[1]))' "$1"; }  # e.g. unfinished after 15 of ≤100 epochs, …
 for m in ${@:-$defaults}; do
   out=$RESULTS/$dir/$m-seed$SEED
   exec 9>"${TMPDIR:-/tmp}/eulerrec-run-${out//\//_}.lock"
-  flock -n 9 || { echo "$setup $m seed $SEED: skip: another worker is running it"; exec 9>&-; continue; }
+  flock -n 9 || { st=$(status $out); echo "$setup $m seed $SEED: skip: another worker is running it (${st/#not yet run/no epoch finished yet})"
+                  exec 9>&-; continue; }
   what=$(todo $out)                         # decided under the lock: another worker may just have finished it
   [ "$what" != run ] && { echo "$setup $m seed $SEED: $what"; exec 9>&-; continue; }
   model=$m; regime=()
@@ -89,9 +92,10 @@ for m in ${@:-$defaults}; do
   fi
   cmd=(eulerrec train --model $model "${data[@]}" --data-dir $DATA "${proto[@]}" ${regime[@]+"${regime[@]}"} --epochs $EPOCHS --patience $patience --seed $SEED
        --device $DEVICE --out $out --no-progress)
-  [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}"; exec 9>&-; continue; }
+  st=$(status $out); [ "${st%% *}" = unfinished ] && st=" [resumes: $st]" || st=''
+  [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}$st"; exec 9>&-; continue; }
   mkdir -p $RESULTS/$dir
-  echo "$setup $m seed $SEED: training (log $out.log)"
+  echo "$setup $m seed $SEED: training (log $out.log)$st"
   OMP_NUM_THREADS=${THREADS:-1} MKL_NUM_THREADS=${THREADS:-1} nice -n 10 "${cmd[@]}" >> $out.log 2>&1 || echo "FAILED $setup $m (see $out.log)"
   exec 9>&-                                 # release the claim (the training process held it too, until it ended)
 done

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
-from eulerrec.results import read_run, run_table, seed_runs, seed_table, t_interval, paired_seed_test, headline, EULERFORMER_ML1M
+from eulerrec.results import read_run, run_status, run_table, seed_runs, seed_table, t_interval, paired_seed_test, headline, EULERFORMER_ML1M
 
 RESULTS = Path(__file__).resolve().parents[1]/'results'
 
@@ -27,6 +27,18 @@ def test_read_run_stop_reason_and_epoch_time(tmp_path):
     assert read_run(write_run(tmp_path, 'a', 3, 0.1, finished=False)) is None
 
 
+def test_run_status_of_an_unfinished_run_counts_epochs_since_its_best(tmp_path):
+    d = write_run(tmp_path, 'a', 1, 0.1, finished=False)
+    (d/'config.json').write_text(json.dumps(dict(patience=10, epochs=100)))
+    vals = [0.1, 0.3, 0.2, 0.25]                     # best at epoch 1, two epochs without gain since
+    (d/'history.csv').write_text('epoch,loss,seconds,valid_NDCG@10\n' + ''.join(f'{e},1.0,2.0,{v}\n' for e, v in enumerate(vals)))
+    assert run_status(d) == ('unfinished after 4 of ≤100 epochs, best valid NDCG@10 0.3000 at epoch 1, '
+                             '2 epoch(s) since (early stop after 10)')
+    (d/'history.csv').write_text('epoch,loss,seconds\n')    # created, no epoch finished yet
+    assert run_status(d) == 'not yet run' and run_status(tmp_path/'absent') == 'not yet run'
+    assert run_status(write_run(tmp_path, 'a', 2, 0.1, epochs=21, best=10)) == 'done (early stop)'
+
+
 def test_seed_runs_matches_the_exact_model_name(tmp_path):
     write_run(tmp_path, 'eulerformer', 2020, 0.1)
     write_run(tmp_path, 'eulerformer', 7, 0.2)
@@ -42,7 +54,7 @@ def test_run_table_rows_ratios_and_missing_runs(tmp_path):
     write_run(tmp_path, 'new', 2021, 0.50)                                       # another seed: not in the table
     write_run(tmp_path, 'late', 2020, 0.30, finished=False)
     t = run_table(tmp_path, ['base', 'new', 'late', 'absent'], base='base')
-    assert t.status.tolist() == ['done (early stop)', 'done (capped at 11 epochs)', 'not yet run', 'not yet run']
+    assert t.status.tolist() == ['done (early stop)', 'done (capped at 11 epochs)', 'unfinished after 30 epochs', 'not yet run']
     assert math.isclose(t.loc['new', 'NDCG@10'], 12.0) and math.isclose(t.loc['new', 'HR@10'], 24.0)
     assert math.isclose(t.loc['new', 'epoch_ratio'], 7 / 12) and t.loc['base', 'epoch_ratio'] == 1
     assert run_table(tmp_path, ['new'], seed=2021, scale=1.).loc['new', 'NDCG@10'] == 0.5

@@ -59,6 +59,15 @@ def test_capped_runs_continue_only_with_a_larger_cap_and_a_checkpoint(tmp_path):
     assert runner('ml-1m', 'bert4rec', EPOCHS='100', **env).stdout.strip() == 'ml-1m bert4rec seed 2020: skip: stopped early'
 
 
+def test_an_unfinished_run_is_resumed_and_says_how_far_it_got(tmp_path):
+    d = tmp_path/'positional/ml-1m/sasrec-seed2020'; d.mkdir(parents=True)     # interrupted after epoch 2 (best epoch 1)
+    (d/'config.json').write_text(json.dumps(dict(patience=10, epochs=100)))
+    (d/'history.csv').write_text('epoch,loss,seconds,valid_NDCG@10\n0,7.0,100,0.05\n1,6.5,100,0.08\n2,6.3,100,0.07\n')
+    out = runner('ml-1m', 'sasrec', RESULTS_DIR=str(tmp_path)).stdout.strip()
+    assert out.startswith('ml-1m sasrec seed 2020: would run eulerrec train --model sasrec') and out.endswith(
+        ' [resumes: unfinished after 3 of ≤100 epochs, best valid NDCG@10 0.0800 at epoch 1, 1 epoch(s) since (early stop after 10)]')
+
+
 def test_unknown_setup_is_refused():
     r = runner('ml-20m')
     assert r.returncode == 2 and r.stdout.startswith('usage:')
@@ -70,7 +79,7 @@ def test_a_run_held_by_another_worker_is_skipped(tmp_path):
     with open(lock, 'w') as f:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)          # what a worker training that run holds
         out = runner('ml-1m', 'sasrec', 'eulerformer', SEED='12345', TMPDIR=str(tmp_path)).stdout.splitlines()
-        assert out[0] == 'ml-1m sasrec seed 12345: skip: another worker is running it'
+        assert out[0] == 'ml-1m sasrec seed 12345: skip: another worker is running it (no epoch finished yet)'
         assert out[1].startswith('ml-1m eulerformer seed 12345: would run')
     out = runner('ml-1m', 'sasrec', SEED='12345', TMPDIR=str(tmp_path)).stdout   # released: claimed again
     assert out.startswith('ml-1m sasrec seed 12345: would run'), out

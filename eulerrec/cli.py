@@ -123,7 +123,7 @@ def cmd_benchmark(a):
           + (f', {a.max_batches} timed batches per mode' if a.max_batches else ', full epochs'))
     benchmark_modes(data, a.model, a.max_len, a.batch_size, device, max_batches=a.max_batches)
 
-# %% ../nbs/09_cli.ipynb #e6361405
+# %% ../nbs/09_cli.ipynb #2d66e55e
 def cmd_benchmark_long(a):
     from eulerrec.linear import length_benchmark, streaming_benchmark
     df = length_benchmark(lengths=a.lengths, models=a.models, batch_size=a.batch_size, repeats=a.repeats, threads=a.threads,
@@ -135,19 +135,24 @@ def cmd_benchmark_long(a):
         print(f"streaming L={a.stream_len}, {B} stream(s): " + ', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in r.items()))
 
 def cmd_results(a):
-    from eulerrec.results import models_in, seed_table, paired_seed_test
-    models = a.models or models_in(a.dir)
-    if not models: raise FileNotFoundError(f'{a.dir}: no finished runs (expected <model>-seed<S>/metrics.json)')
-    tab = seed_table(a.dir, models, metrics=tuple(a.metrics), split=a.split)
-    show = pd.DataFrame({'model': tab.index, 'seeds': tab.seeds, 'capped': tab.capped})
-    for k in a.metrics:  # mean ± std over seeds, in %
-        show[k] = [f'{m:.2f} ± {s:.2f}' if n > 1 else (f'{m:.2f}' if n else '—') for m, s, n in zip(tab[k], tab[f'{k} std'], tab.seeds)]
-    print(f'{a.dir}: {a.split} metrics in %, mean ± std over seeds; capped = runs stopped by the epoch cap (a lower bound)')
-    print(show.to_string(index=False))
-    for m in [m for m in models if a.base and m != a.base]:
-        t = paired_seed_test(a.dir, m, a.base, a.metrics[0], a.split)
-        if t['seeds']: print(f"{m} vs {a.base}: {a.metrics[0]} {t['diff']:+.2f} pts ({100 * t['rel']:+.1f}%) over {t['seeds']} common seed(s), "
-                             f"better in {t['wins']}" + (f", paired t-test p = {t['p']:.3f}" if t['seeds'] > 1 else ''))
+    from eulerrec.results import models_in, run_status, seed_table, paired_seed_test
+    finished = models_in(a.dir)
+    models = a.models or finished
+    unfinished = {d.name: st for d in sorted(Path(a.dir).glob('*-seed*'))  # still training, or interrupted (resumes from its last.pt)
+                  if d.is_dir() and (not a.models or d.name.rsplit('-seed', 1)[0] in a.models) and (st := run_status(d)).startswith('unfinished')}
+    if not finished and not unfinished: raise FileNotFoundError(f'{a.dir}: no finished runs (expected <model>-seed<S>/metrics.json)')
+    if finished:
+        tab = seed_table(a.dir, models, metrics=tuple(a.metrics), split=a.split)
+        show = pd.DataFrame({'model': tab.index, 'seeds': tab.seeds, 'capped': tab.capped})
+        for k in a.metrics:  # mean ± std over seeds, in %
+            show[k] = [f'{m:.2f} ± {s:.2f}' if n > 1 else (f'{m:.2f}' if n else '—') for m, s, n in zip(tab[k], tab[f'{k} std'], tab.seeds)]
+        print(f'{a.dir}: {a.split} metrics in %, mean ± std over seeds; capped = runs stopped by the epoch cap (a lower bound)')
+        print(show.to_string(index=False))
+        for m in [m for m in models if a.base and m != a.base]:
+            t = paired_seed_test(a.dir, m, a.base, a.metrics[0], a.split)
+            if t['seeds']: print(f"{m} vs {a.base}: {a.metrics[0]} {t['diff']:+.2f} pts ({100 * t['rel']:+.1f}%) over {t['seeds']} common seed(s), "
+                                 f"better in {t['wins']}" + (f", paired t-test p = {t['p']:.3f}" if t['seeds'] > 1 else ''))
+    for name, st in unfinished.items(): print(f'{name}: {st}')
 
 def cmd_models(a):
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')

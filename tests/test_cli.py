@@ -56,3 +56,19 @@ def test_train_estimate_trains_nothing(shared_data, tmp_path):
     assert p.returncode == 2 and 'invalid int value' in p.stderr
     p = run('train', '--estimate', '0', '--data-dir', str(shared_data), '--out', str(tmp_path/'run'), check=False)
     assert p.returncode != 0 and 'batches=0' in p.stderr and not (tmp_path/'run').exists(), p.stderr
+
+
+def test_results_lists_unfinished_runs_below_the_table(tmp_path):
+    done, part = tmp_path/'sasrec-seed1', tmp_path/'eulerformer-seed1'
+    for d in (done, part):
+        d.mkdir(); (d/'config.json').write_text(json.dumps(dict(patience=10, epochs=100)))
+        (d/'history.csv').write_text('epoch,loss,seconds,valid_NDCG@10\n0,7.0,10,0.05\n1,6.5,10,0.04\n')
+    (done/'metrics.json').write_text(json.dumps(dict(model='sasrec', epochs=2, best_epoch=0, test={'NDCG@10': 0.1, 'HR@10': 0.2, 'MRR@10': 0.05})))
+    out = run('results', str(tmp_path)).stdout.splitlines()
+    assert out[-1] == 'eulerformer-seed1: unfinished after 2 of ≤100 epochs, best valid NDCG@10 0.0500 at epoch 0, 1 epoch(s) since (early stop after 10)'
+    assert any(l.split()[:2] == ['sasrec', '1'] for l in out), out      # the finished run's row: one seed
+    (done/'metrics.json').unlink()                                     # nothing finished: the unfinished runs alone
+    assert run('results', str(tmp_path)).stdout.splitlines() == [f'{n}: unfinished after 2 of ≤100 epochs, best valid NDCG@10 0.0500 at epoch 0, '
+                                                                  '1 epoch(s) since (early stop after 10)' for n in ('eulerformer-seed1', 'sasrec-seed1')]
+    p = run('results', str(tmp_path/'empty'), check=False)
+    assert p.returncode != 0 and 'no finished runs' in p.stderr

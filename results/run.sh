@@ -24,8 +24,9 @@
 # A run that was interrupted resumes from its last.pt. A finished run is skipped, unless the epoch cap stopped it
 # (not early stopping) and EPOCHS is larger than the epochs it ran: then it continues from its last.pt, which is kept
 # beside the results (git ignores it), e.g. SEED=2021 EPOCHS=100 bash results/run.sh ml-1m sasrec eulerformer.
-# DRY=1 prints what would run, and why the others are skipped; for an unfinished run (or one another worker is training) it
-# says how far it got (epochs, best validation NDCG@10, epochs since; eulerrec.results.run_status). RESULTS_DIR=D writes under D instead of results/ (tests).
+# DRY=1 prints what would run, and why the others are skipped; for an unfinished run (or one another worker is training)
+# it says how far it got (epochs, best validation NDCG@10, epochs since; eulerrec.results.run_status).
+# RESULTS_DIR=D writes under D instead of results/ (tests).
 # Several workers may share one list (two cores: start it twice): each run is claimed with a lock (flock on a file in
 # $TMPDIR, released when its worker exits, also when killed), and a worker skips the runs that another one holds.
 set -u

@@ -60,14 +60,15 @@ case $setup in
      exit 2 ;;
 esac
 EPOCHS=${EPOCHS:-$cap}
-# what to do with an existing run directory: run (new, interrupted, or capped below EPOCHS with a last.pt) or skip (why)
+# what to do with an existing run directory: run (new, interrupted: with how far it got, or capped below EPOCHS with a
+# last.pt) or skip (why)
 todo() { python - "$1" "$EPOCHS" <<'PY'
 import sys
 from pathlib import Path
-from eulerrec.results import read_run
+from eulerrec.results import read_run, run_status
 d, epochs = Path(sys.argv[1]), int(sys.argv[2])
 r = read_run(d)
-if r is None: print('run')
+if r is None: st = run_status(d); print('run' + (f' [resumes: {st}]' if st.startswith('unfinished') else ''))
 elif r['stopped'] == 'early stop': print('skip: stopped early')
 elif r['epochs'] >= epochs: print(f"skip: {r['stopped']}, EPOCHS={epochs}")
 elif not (d/'last.pt').is_file(): print(f"skip: {r['stopped']} but no last.pt here to continue from")
@@ -81,7 +82,8 @@ for m in ${@:-$defaults}; do
   flock -n 9 || { st=$(status $out); echo "$setup $m seed $SEED: skip: another worker is running it (${st/#not yet run/no epoch finished yet})"
                   exec 9>&-; continue; }
   what=$(todo $out)                         # decided under the lock: another worker may just have finished it
-  [ "$what" != run ] && { echo "$setup $m seed $SEED: $what"; exec 9>&-; continue; }
+  [ "${what%% *}" != run ] && { echo "$setup $m seed $SEED: $what"; exec 9>&-; continue; }
+  st=${what#run}                            # ' [resumes: how far it got]' for an unfinished run, else empty
   model=$m; regime=()
   if [ "$setup" = probe-ml-1m ]; then      # a run name is a model and its training regime
     case $m in
@@ -93,7 +95,6 @@ for m in ${@:-$defaults}; do
   fi
   cmd=(eulerrec train --model $model "${data[@]}" --data-dir $DATA "${proto[@]}" ${regime[@]+"${regime[@]}"} --epochs $EPOCHS --patience $patience --seed $SEED
        --device $DEVICE --out $out --no-progress)
-  st=$(status $out); [ "${st%% *}" = unfinished ] && st=" [resumes: $st]" || st=''
   [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}$st"; exec 9>&-; continue; }
   mkdir -p $RESULTS/$dir
   echo "$setup $m seed $SEED: training (log $out.log)$st"

@@ -123,7 +123,7 @@ def cmd_benchmark(a):
           + (f', {a.max_batches} timed batches per mode' if a.max_batches else ', full epochs'))
     benchmark_modes(data, a.model, a.max_len, a.batch_size, device, max_batches=a.max_batches)
 
-# %% ../nbs/09_cli.ipynb #2d66e55e
+# %% ../nbs/09_cli.ipynb #c18b4ea1
 def cmd_benchmark_long(a):
     from eulerrec.linear import length_benchmark, streaming_benchmark
     df = length_benchmark(lengths=a.lengths, models=a.models, batch_size=a.batch_size, repeats=a.repeats, threads=a.threads,
@@ -135,11 +135,10 @@ def cmd_benchmark_long(a):
         print(f"streaming L={a.stream_len}, {B} stream(s): " + ', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in r.items()))
 
 def cmd_results(a):
-    from eulerrec.results import models_in, run_status, seed_table, paired_seed_test
+    from eulerrec.results import models_in, unfinished_runs, seed_table, paired_seed_test
     finished = models_in(a.dir)
     models = a.models or finished
-    unfinished = {d.name: st for d in sorted(Path(a.dir).glob('*-seed*'))  # still training, or interrupted (resumes from its last.pt)
-                  if d.is_dir() and (not a.models or d.name.rsplit('-seed', 1)[0] in a.models) and (st := run_status(d)).startswith('unfinished')}
+    unfinished = unfinished_runs(a.dir, a.models)  # still training, or interrupted (resumes from its last.pt)
     if not finished and not unfinished: raise FileNotFoundError(f'{a.dir}: no finished runs (expected <model>-seed<S>/metrics.json)')
     if finished:
         tab = seed_table(a.dir, models, metrics=tuple(a.metrics), split=a.split)

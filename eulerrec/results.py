@@ -11,10 +11,16 @@ import pandas as pd
 from scipy import stats
 
 # %% auto #0
-__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'read_run', 'seed_runs', 'history', 'run_status', 'models_in',
-           'run_table', 't_interval', 'seed_table', 'paired_seed_test', 'headline', 'plot_seeds']
+__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'run_dirs', 'read_run', 'seed_runs', 'history', 'run_status',
+           'unfinished_runs', 'models_in', 'run_table', 't_interval', 'seed_table', 'paired_seed_test', 'headline',
+           'plot_seeds']
 
-# %% ../nbs/13_results.ipynb #11d80840
+# %% ../nbs/13_results.ipynb #90567ac2
+def run_dirs(root) -> list[tuple[str, int, Path]]:
+    "Every run directory `root/<model>-seed<S>`, finished or not, as (model, seed, path), sorted by model then seed."
+    return sorted((mt[1], int(mt[2]), d) for d in Path(root).glob('*-seed*')
+                  if d.is_dir() and (mt := re.fullmatch(r'(.+)-seed(\d+)', d.name)))
+
 def read_run(d) -> dict | None:
     "A finished run's metrics.json plus `epoch_s` (median epoch seconds) and `stopped` ('early stop' or 'capped at N epochs'); None if unfinished."
     d = Path(d)
@@ -28,10 +34,7 @@ def read_run(d) -> dict | None:
 
 def seed_runs(root, model: str) -> dict[int, dict]:
     "Every finished run `root/<model>-seed<S>` of `model`, keyed by seed (ascending)."
-    pat = re.compile(re.escape(model) + r'-seed(\d+)')
-    runs = {int(mt[1]): r for d in Path(root).glob(f'{model}-seed*')
-            if (mt := pat.fullmatch(d.name)) and (r := read_run(d)) is not None}
-    return dict(sorted(runs.items()))
+    return {s: r for m, s, d in run_dirs(root) if m == model and (r := read_run(d)) is not None}
 
 def history(root, model: str, seed: int) -> pd.DataFrame:
     "The per-epoch `history.csv` of the run `root/<model>-seed<seed>` (finished or not), indexed by epoch (from 0)."
@@ -53,10 +56,15 @@ def run_status(d, metric: str = 'valid_NDCG@10') -> str:
               + (f" (early stop after {cfg['patience']})" if cfg.get('patience') else ''))
     return s
 
-# %% ../nbs/13_results.ipynb #72db4d5a
+def unfinished_runs(root, models=None) -> dict[str, str]:
+    "`run_status` of every run under `root` (of `models`, if given) that has started but not finished, keyed by its directory name."
+    return {d.name: st for m, _, d in run_dirs(root)
+            if (not models or m in models) and (st := run_status(d)).startswith('unfinished')}
+
+# %% ../nbs/13_results.ipynb #8cffba75
 def models_in(root) -> list[str]:
     "Names of the models with at least one finished run `root/<model>-seed<S>`, sorted."
-    return sorted({mt[1] for d in Path(root).glob('*-seed*') if (mt := re.fullmatch(r'(.+)-seed\d+', d.name)) and (d/'metrics.json').is_file()})
+    return sorted({m for m, _, d in run_dirs(root) if (d/'metrics.json').is_file()})
 
 # %% ../nbs/13_results.ipynb #d37a4a2e
 METRICS = ('HR@10', 'NDCG@10', 'MRR@10')

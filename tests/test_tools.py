@@ -40,3 +40,20 @@ def test_embedding_rms_reads_each_scheme(tmp_path):
     assert math.isclose(t.loc['sasrec-sinusoidal-gain', 'position_rms'], 0.06, rel_tol=1e-3)   # the table times its learned gain
     assert math.isnan(t.loc['sasrec-rope', 'position_rms'])                                # nothing added at the input
     assert math.isclose(t.loc['sasrec', 'position_to_item'], t.loc['sasrec', 'position_rms'] / t.loc['sasrec', 'item_rms'], rel_tol=1e-3)
+
+
+def test_embedding_rms_keeps_rows_it_cannot_measure(tmp_path):
+    "Rows of runs whose checkpoints are gone (measured where they trained) stay; runs measured now replace their rows."
+    run = lambda: subprocess.run([sys.executable, str(ROOT/'tools'/'embedding_rms.py'), str(tmp_path)], check=True, cwd=ROOT, capture_output=True)
+    checkpointed_run(tmp_path, 'sasrec'); checkpointed_run(tmp_path, 'eulerformer')
+    run()
+    first = pd.read_csv(tmp_path/'embedding-rms.csv').set_index('run')
+    (tmp_path/'eulerformer-seed2020'/'best.pt').unlink()                 # its checkpoint is not on this machine any more
+    stale = first.copy(); stale.loc['sasrec-seed2020', 'item_rms'] = 99.  # a row that measuring again must replace
+    stale.reset_index().to_csv(tmp_path/'embedding-rms.csv', index=False)
+    checkpointed_run(tmp_path, 'sasrec-rope')                            # a new run
+    run()
+    t = pd.read_csv(tmp_path/'embedding-rms.csv').set_index('run')
+    assert list(t.index) == ['eulerformer-seed2020', 'sasrec-rope-seed2020', 'sasrec-seed2020']   # one row each, sorted
+    assert t.loc['eulerformer-seed2020'].equals(first.loc['eulerformer-seed2020'])                  # kept as it was
+    assert math.isclose(t.loc['sasrec-seed2020', 'item_rms'], first.loc['sasrec-seed2020', 'item_rms'], rel_tol=1e-6)

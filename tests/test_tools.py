@@ -57,3 +57,6 @@ def test_embedding_rms_keeps_rows_it_cannot_measure(tmp_path):
     assert list(t.index) == ['eulerformer-seed2020', 'sasrec-rope-seed2020', 'sasrec-seed2020']   # one row each, sorted
     assert t.loc['eulerformer-seed2020'].equals(first.loc['eulerformer-seed2020'])                  # kept as it was
     assert math.isclose(t.loc['sasrec-seed2020', 'item_rms'], first.loc['sasrec-seed2020', 'item_rms'], rel_tol=1e-6)
+    for ck in tmp_path.glob('*/best.pt'): ck.unlink()                   # no checkpoint at all: the file stays as it is
+    run()
+    assert pd.read_csv(tmp_path/'embedding-rms.csv').set_index('run').equals(t)

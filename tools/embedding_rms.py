@@ -46,9 +46,9 @@ def main(folder: str):
     new = pd.DataFrame(rows)
     if out.is_file():  # keep the rows of runs whose checkpoints are not on this machine (they were measured where they trained)
         old = pd.read_csv(out)
-        kept = old[~old.run.isin(new.run)]
+        kept = old[~old.run.isin([r['run'] for r in rows])]
         if len(kept): print(f'kept {len(kept)} earlier row(s) without a checkpoint here: {", ".join(kept.run)}')
-        new = pd.concat([kept, new]).sort_values('run') if len(new) else kept
+        new = pd.concat([kept, new]).sort_values('run') if rows else kept
     new.to_csv(out, index=False, float_format='%.5g')
     print(f'{out}: {len(new)} runs ({len(rows)} measured now)')
 

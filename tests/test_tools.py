@@ -22,13 +22,18 @@ def checkpointed_run(root: Path, model: str, seed: int = 2020, n_items: int = 30
     return m
 
 
+def embedding_rms(folder: Path):
+    "Run tools/embedding_rms.py on `folder` as a user would (from the repository root)."
+    subprocess.run([sys.executable, str(ROOT/'tools'/'embedding_rms.py'), str(folder)], check=True, cwd=ROOT, capture_output=True)
+
+
 def test_embedding_rms_reads_each_scheme(tmp_path):
     models = {name: checkpointed_run(tmp_path, name) for name in ('sasrec', 'sasrec-sinusoidal', 'sasrec-rope', 'eulerformer')}
     models['sasrec-sinusoidal-gain'] = checkpointed_run(tmp_path, 'sasrec-sinusoidal-gain', log_gain=math.log(3.))
     (tmp_path/'unfinished-seed2020').mkdir()   # no metrics.json: skipped
     checkpointed_run(tmp_path, 'sasrec', seed=2021)
     (tmp_path/'sasrec-seed2021'/'metrics.json').write_text(json.dumps(dict(epochs=5, best_epoch=3)))  # best.pt newer: skipped
-    subprocess.run([sys.executable, str(ROOT/'tools'/'embedding_rms.py'), str(tmp_path)], check=True, cwd=ROOT, capture_output=True)
+    embedding_rms(tmp_path)
     t = pd.read_csv(tmp_path/'embedding-rms.csv').set_index('model')
     assert sorted(t.index) == sorted(models)
     rms = lambda w: w.detach().pow(2).mean().sqrt().item()
@@ -44,19 +49,18 @@ def test_embedding_rms_reads_each_scheme(tmp_path):
 
 def test_embedding_rms_keeps_rows_it_cannot_measure(tmp_path):
     "Rows of runs whose checkpoints are gone (measured where they trained) stay; runs measured now replace their rows."
-    run = lambda: subprocess.run([sys.executable, str(ROOT/'tools'/'embedding_rms.py'), str(tmp_path)], check=True, cwd=ROOT, capture_output=True)
     checkpointed_run(tmp_path, 'sasrec'); checkpointed_run(tmp_path, 'eulerformer')
-    run()
+    embedding_rms(tmp_path)
     first = pd.read_csv(tmp_path/'embedding-rms.csv').set_index('run')
     (tmp_path/'eulerformer-seed2020'/'best.pt').unlink()                 # its checkpoint is not on this machine any more
     stale = first.copy(); stale.loc['sasrec-seed2020', 'item_rms'] = 99.  # a row that measuring again must replace
     stale.reset_index().to_csv(tmp_path/'embedding-rms.csv', index=False)
     checkpointed_run(tmp_path, 'sasrec-rope')                            # a new run
-    run()
+    embedding_rms(tmp_path)
     t = pd.read_csv(tmp_path/'embedding-rms.csv').set_index('run')
     assert list(t.index) == ['eulerformer-seed2020', 'sasrec-rope-seed2020', 'sasrec-seed2020']   # one row each, sorted
     assert t.loc['eulerformer-seed2020'].equals(first.loc['eulerformer-seed2020'])                  # kept as it was
     assert math.isclose(t.loc['sasrec-seed2020', 'item_rms'], first.loc['sasrec-seed2020', 'item_rms'], rel_tol=1e-6)
     for ck in tmp_path.glob('*/best.pt'): ck.unlink()                   # no checkpoint at all: the file stays as it is
-    run()
+    embedding_rms(tmp_path)
     assert pd.read_csv(tmp_path/'embedding-rms.csv').set_index('run').equals(t)

@@ -100,7 +100,7 @@ def evaluate(model: SeqRecModel, histories, targets, max_len: int, batch_size: i
         acc.add(scores, y.to(device), seen)
     return acc.result()
 
-# %% ../nbs/08_train.ipynb #f8f3e2d3
+# %% ../nbs/08_train.ipynb #e286bdfc
 @dataclass
 class TrainConfig:
     "Everything that defines a training run."
@@ -126,8 +126,14 @@ class TrainConfig:
     model_config: dict = field(default_factory=dict)  # overrides of the model's default config
     out: str | None = None  # run directory (default runs/<model>-<dataset>-seed<seed>)
 
-    def __post_init__(self):
-        if self.epoch_steps is not None and self.epoch_steps < 1: raise ValueError(f'epoch_steps={self.epoch_steps}: expected >= 1 or None')
+    def __post_init__(self):  # bad values fail here, before any data is loaded or anything is written
+        for k in ('core', 'max_len', 'epochs', 'batch_size', 'stride', 'epoch_steps', 'patience', 'eval_batch_size'):
+            v, optional = getattr(self, k), k in ('stride', 'epoch_steps')
+            if not (v is None and optional or isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+                raise ValueError(f'{k}={v!r}: expected an int >= 1' + (' or None' if optional else ''))
+        if not self.lr > 0: raise ValueError(f'lr={self.lr!r}: expected > 0')
+        if not self.weight_decay >= 0: raise ValueError(f'weight_decay={self.weight_decay!r}: expected >= 0')
+        if not self.ks or not all(isinstance(k, int) and k >= 1 for k in self.ks): raise ValueError(f'ks={self.ks!r}: expected cut-offs >= 1')
 
     def run_dir(self) -> Path:
         return Path(self.out) if self.out else Path('runs')/f'{self.model}-{Path(self.dataset).stem}-seed{self.seed}'
@@ -215,7 +221,7 @@ def _resume_key(cfg: dict) -> dict:
 def _fmt(m: dict, keys=('HR@10', 'NDCG@10', 'MRR@10')) -> str:
     return '  '.join(f'{k} {m[k]:.4f}' for k in keys if k in m)
 
-# %% ../nbs/08_train.ipynb #fa3a5a56
+# %% ../nbs/08_train.ipynb #ecddc737
 def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True) -> dict:
     "Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`). Under torchrun: one DDP rank."
     de = dist_env()
@@ -233,6 +239,10 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
         data = _load_data(cfg, verbose)
         if de.active and de.main: dist.barrier()
     model, mode = _build(cfg, data, device)
+    last = run/'last.pt'  # a checkpoint to resume from is checked before anything in the run directory changes
+    st = load_checkpoint(last, map_location=device) if model.trainable and resume and last.exists() else None
+    if st is not None and _resume_key(st.get('config') or {}) != _resume_key(json.loads(json.dumps(asdict(cfg)))):
+        raise CheckpointError(f'{last} was written by a different configuration; use another --out, --restart, or delete it')
     if de.main: (run/'config.json').write_text(json.dumps(asdict(cfg), indent=1))
     say(f'{cfg.model} on {data.name}: {data.n_users} users, {data.n_items} items; {sum(p.numel() for p in model.parameters()):,} parameters; '
         f'device {device}; mode {mode}; run dir {run}' + (f'; {de.world} processes' if de.active else ''))
@@ -249,11 +259,7 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
             history.append(dict(epoch=0, loss=float('nan'), seconds=0.0, **{f'valid_{k}': v for k, v in ev(valid).items()}))
     else:
         opt, loader = _optimizer(model, cfg), _make_loader(data, cfg, mode)
-        last = run/'last.pt'
-        if resume and last.exists():  # every rank restores the same model and optimizer state
-            st = load_checkpoint(last, map_location=device)
-            if _resume_key(st.get('config') or {}) != _resume_key(json.loads(json.dumps(asdict(cfg)))):
-                raise CheckpointError(f'{last} was written by a different configuration; use another --out, --restart, or delete it')
+        if st is not None:  # every rank restores the same model and optimizer state
             model.load_state_dict(st['model_state']); opt.load_state_dict(st['optim_state'])
             torch.set_rng_state(st['rng_cpu'])
             if device.type == 'cuda' and 'rng_cuda' in st: torch.cuda.set_rng_state(st['rng_cuda'].cpu())

@@ -122,6 +122,14 @@ def test_headline_reads_the_committed_results():
     assert row.seeds >= 1 and (row.seeds > 1 or math.isclose(row.ours, 100 * m['test']['NDCG@10']))
 
 
+def test_every_results_config_loads_under_the_config_checks():
+    "TrainConfig rejects bad values when made; every config.json our trainer wrote under results/ still loads (results/recbole holds RecBole's)."
+    from eulerrec.train import TrainConfig
+    configs = sorted(f for f in RESULTS.rglob('config.json') if 'recbole' not in f.relative_to(RESULTS).parts)
+    assert len(configs) > 50
+    for f in configs: TrainConfig.from_dict(json.loads(f.read_text()))
+
+
 def test_cli_results_prints_mean_std_and_paired_test(tmp_path, capsys):
     from eulerrec.cli import main
     for s, (x, y) in enumerate([(0.10, 0.12), (0.11, 0.12), (0.09, 0.115)]):

@@ -102,8 +102,10 @@ def test_resume_from_a_checkpoint_without_process_record(ml100k, tmp_path):
 def test_resume_refuses_other_config(ml100k, tmp_path):
     base = dict(model='sasrec', dataset='ml-100k', epochs=1, max_len=20, batch_size=512, device='cpu', out=str(tmp_path))
     train(TrainConfig(**base), data=ml100k, progress=False, verbose=False)
+    before = {f.name: f.read_bytes() for f in tmp_path.iterdir()}
     with pytest.raises(CheckpointError, match='different configuration'):
         train(TrainConfig(**{**base, 'lr': 0.01}), data=ml100k, progress=False, verbose=False)
+    assert {f.name: f.read_bytes() for f in tmp_path.iterdir()} == before  # the refused run changed nothing, config.json included
 
 
 def test_checkpoints_refuse_foreign_and_corrupt_files(tmp_path):

@@ -418,7 +418,7 @@ def sniff_format(path) -> str:
     if min(n_fields) >= 2: return 'sequences'
     raise _bad(path, 1, f'a known interaction format ({", ".join(FORMATS)}); pass fmt=', head[0].strip())
 
-# %% ../nbs/00_data.ipynb #9c37e1ad
+# %% ../nbs/00_data.ipynb #66763697
 def load_interactions(source, # 'ml-100k', 'ml-1m', or a path to a file (or to a folder with the ML files)
                       data_dir=None, cache_dir=None, # where named datasets are looked for (see `fetch`)
                       fmt:str|None=None, # a key of `FORMATS`; None: sniffed
@@ -428,6 +428,8 @@ def load_interactions(source, # 'ml-100k', 'ml-1m', or a path to a file (or to a
     "Interactions of a named dataset or of a file, as a DataFrame (user, item, timestamp[, rating])."
     if fmt is not None and fmt not in FORMATS: raise ValueError(f'fmt={fmt!r}: expected one of {", ".join(FORMATS)}')
     path = Path(source)
+    named = str(source) in LAYOUTS and not path.exists() or path.is_dir()
+    if named and kw: raise TypeError(f'{source}: a named dataset or folder takes no reader options, got {sorted(kw)}')  # not ignored
     if str(source) in LAYOUTS and not path.exists(): return _read_named(str(source), fetch(str(source), data_dir, cache_dir, verbose=verbose))
     if not path.exists(): raise DataError(f'{source}: no such file, and not a dataset name ({", ".join(LAYOUTS)})', str(source))
     if path.is_dir():

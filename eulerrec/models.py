@@ -13,10 +13,15 @@ from .attention import (LN_EPS, init_recbole, CausalSelfAttention, TransformerBl
 from .contrast import PhaseContrast
 
 # %% auto #0
-__all__ = ['MODELS', 'MODEL_FAMILIES', 'SeqRecModel', 'MostPopular', 'GRU4Rec', 'TransformerRec', 'SASRec', 'EulerFormer',
-           'BERT4Rec', 'register_model', 'model_names', 'model_class', 'build_model']
+__all__ = ['SIZE_KEYS', 'RATE_KEYS', 'SHARE_KEYS', 'MODELS', 'MODEL_FAMILIES', 'SeqRecModel', 'MostPopular', 'GRU4Rec',
+           'TransformerRec', 'SASRec', 'EulerFormer', 'BERT4Rec', 'register_model', 'model_names', 'model_class',
+           'build_model', 'resolve_config']
 
-# %% ../nbs/07_models.ipynb #6406b1e0
+# %% ../nbs/07_models.ipynb #515c1722
+SIZE_KEYS = ('d', 'd_ff', 'hidden', 'n_layers', 'n_heads', 'mlp_ratio', 'chunk')  # positive ints, in any model that has them
+RATE_KEYS = ('dropout', 'hidden_dropout', 'attn_dropout', 'drop_path')  # dropout probabilities, in [0, 1)
+SHARE_KEYS = ('mask_ratio', 'ft_ratio')  # shares of items or batches, in [0, 1]
+
 class SeqRecModel(nn.Module):
     "Base class: `encode` right-padded item ids [B, L] into hidden states [B, L, D]; `logits` scores all items."
     train_mode = 'all'  # 'all': all-position windows (causal models); 'last': one prefix per target
@@ -28,9 +33,15 @@ class SeqRecModel(nn.Module):
                  max_len:int,        # longest sequence `encode` accepts
                  **config):          # the subclass's other constructor arguments, stored in `config`
         super().__init__()
-        for k, v in dict(n_items=n_items, max_len=max_len).items():
+        sizes = dict(n_items=n_items, max_len=max_len, **{k: v for k, v in config.items() if k in SIZE_KEYS})
+        for k, v in sizes.items():
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f'{type(self).__name__}: {k} must be a positive int, got {v!r}')
+        for k, v in config.items():
+            if k in RATE_KEYS and not (isinstance(v, (int, float)) and 0 <= v < 1):
+                raise ValueError(f'{type(self).__name__}: {k} must be a probability in [0, 1), got {v!r}')
+            if k in SHARE_KEYS and not (isinstance(v, (int, float)) and 0 <= v <= 1):
+                raise ValueError(f'{type(self).__name__}: {k} must be a share in [0, 1], got {v!r}')
         self.n_items, self.max_len = int(n_items), int(max_len)
         self.config = dict(n_items=self.n_items, max_len=self.max_len, **config)
 
@@ -299,7 +310,7 @@ class BERT4Rec(TransformerRec):
         h = self._encode(seq.masked_fill(masked, self.mask_token))
         return F.cross_entropy(self.logits(h[masked]), seq[masked])
 
-# %% ../nbs/07_models.ipynb #6f48f16c
+# %% ../nbs/07_models.ipynb #9d9150c0
 _SAS = dict(d=64, n_layers=2, n_heads=2, d_ff=256, hidden_dropout=0.2, attn_dropout=0.2)
 _EULER = dict(_SAS, delta_init=1., euler_bias=True, delta_shape='scalar', bias_shape='scalar', adapt=True, learnable_angles=False,
               diff_rotation=True, psi=True, pcl_weight=1e-5, tau=1., faithful=False, layout='interleaved')
@@ -350,9 +361,14 @@ def build_model(name:str,       # a key of `MODELS`
                 **overrides     # config values replacing the defaults; None = keep the default
                ) -> SeqRecModel:
     "Build the registered model `name` with its default config updated by `overrides`."
-    cls, defaults = model_class(name), MODELS[name][1]
+    return model_class(name)(n_items=n_items, max_len=max_len, **resolve_config(name, **overrides))
+
+def resolve_config(name:str, **overrides) -> dict:
+    "The config `build_model(name, ..., **overrides)` uses: the defaults updated by `overrides` (None = keep the default); unknown names or keys fail."
+    model_class(name)  # an unknown name fails here (after the model families are loaded)
+    defaults = MODELS[name][1]
     overrides = {k: v for k, v in overrides.items() if v is not None}
     unknown = sorted(set(overrides) - set(defaults))
     if unknown: raise ValueError(f'model {name!r}: unknown config key(s) {unknown}; '
                                  f'valid keys: {", ".join(defaults) or "(none)"}')
-    return cls(n_items=n_items, max_len=max_len, **{**defaults, **overrides})
+    return {**defaults, **overrides}

@@ -123,7 +123,7 @@ def cmd_benchmark(a):
           + (f', {a.max_batches} timed batches per mode' if a.max_batches else ', full epochs'))
     benchmark_modes(data, a.model, a.max_len, a.batch_size, device, max_batches=a.max_batches)
 
-# %% ../nbs/09_cli.ipynb #c18b4ea1
+# %% ../nbs/09_cli.ipynb #26c69fd8
 def cmd_benchmark_long(a):
     from eulerrec.linear import length_benchmark, streaming_benchmark
     df = length_benchmark(lengths=a.lengths, models=a.models, batch_size=a.batch_size, repeats=a.repeats, threads=a.threads,
@@ -140,6 +140,8 @@ def cmd_results(a):
     models = a.models or finished
     unfinished = unfinished_runs(a.dir, a.models)  # still training, or interrupted (resumes from its last.pt)
     if not finished and not unfinished: raise FileNotFoundError(f'{a.dir}: no finished runs (expected <model>-seed<S>/metrics.json)')
+    if a.base and a.base not in finished:
+        raise ValueError(f'--base {a.base!r}: no finished run of it in {a.dir} (finished: {", ".join(finished) or "none"})')
     if finished:
         tab = seed_table(a.dir, models, metrics=tuple(a.metrics), split=a.split)
         show = pd.DataFrame({'model': tab.index, 'seeds': tab.seeds, 'capped': tab.capped})
@@ -156,7 +158,14 @@ def cmd_results(a):
 def cmd_models(a):
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #fdfc46df
+# %% ../nbs/09_cli.ipynb #cb258f5f
+def _positive(s:str) -> int:
+    "argparse type: an int >= 1 (a count, a length, a batch size)."
+    try: v = int(s)
+    except ValueError: raise argparse.ArgumentTypeError(f'invalid int value: {s!r}') from None
+    if v < 1: raise argparse.ArgumentTypeError(f'{s!r}: expected an int >= 1')
+    return v
+
 def _common_data(p):
     p.add_argument('--data-dir', help='local data folder (default: $EULERREC_DATA, then the cache, then download)')
     p.add_argument('--cache-dir', help='cache folder (default: $EULERREC_CACHE or ~/.cache/eulerrec)')
@@ -186,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--out', help='run directory (default runs/<model>-<dataset>-seed<seed>)')
     t.add_argument('--restart', action='store_true', help='ignore an existing last.pt instead of resuming from it')
     t.add_argument('--no-progress', action='store_true', help='no progress bars')
-    t.add_argument('--estimate', type=int, nargs='?', const=5, metavar='STEPS',
+    t.add_argument('--estimate', type=_positive, nargs='?', const=5, metavar='STEPS',
                    help='time STEPS training steps (default 5), print the cost of an epoch and of --epochs epochs, and exit without training')
     t.set_defaults(func=cmd_train)
 
@@ -195,18 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser('benchmark', help='time one epoch of all-position vs last-position training')
     b.add_argument('--model', default='sasrec', choices=model_names()); b.add_argument('--dataset', default='ml-100k'); b.add_argument('--data-dir')
-    b.add_argument('--max-len', type=int, nargs='+', default=[50, 200]); b.add_argument('--batch-size', type=int, default=256); b.add_argument('--device', default='auto')
-    b.add_argument('--max-batches', type=int, help='time only this many batches per mode and extrapolate to the epoch')
+    b.add_argument('--max-len', type=_positive, nargs='+', default=[50, 200]); b.add_argument('--batch-size', type=_positive, default=256); b.add_argument('--device', default='auto')
+    b.add_argument('--max-batches', type=_positive, help='time only this many batches per mode and extrapolate to the epoch')
     b.set_defaults(func=cmd_benchmark)
 
     bl = sub.add_parser('benchmark-long', help='time and memory versus sequence length; streaming speed-up')
-    bl.add_argument('--lengths', type=int, nargs='+', default=[64, 256, 1024, 4096, 16384])
+    bl.add_argument('--lengths', type=_positive, nargs='+', default=[64, 256, 1024, 4096, 16384])
     bl.add_argument('--models', nargs='+', default=['sasrec', 'eulerformer', 'linrec', 'recgrela', 'sasrec+recompute', 'recgrela+recompute'],
                     help="registry names; append '+recompute' for activation recomputation")
-    bl.add_argument('--batch-size', type=int, default=1); bl.add_argument('--repeats', type=int, default=2)
-    bl.add_argument('--threads', type=int, default=1); bl.add_argument('--mem-budget-mb', type=float, default=6000)
+    bl.add_argument('--batch-size', type=_positive, default=1); bl.add_argument('--repeats', type=_positive, default=2)
+    bl.add_argument('--threads', type=_positive, default=1); bl.add_argument('--mem-budget-mb', type=float, default=6000)
     bl.add_argument('--time-budget-s', type=float, default=60); bl.add_argument('--out', help='also write the table as CSV')
-    bl.add_argument('--stream-len', type=int, default=1000); bl.add_argument('--stream-batch', type=int, nargs='+', default=[1, 32])
+    bl.add_argument('--stream-len', type=_positive, default=1000); bl.add_argument('--stream-batch', type=_positive, nargs='+', default=[1, 32])
     bl.add_argument('--compile', action='store_true', help='also time the streaming step compiled ahead of time by AOTInductor (needs a C++ compiler)')
     bl.set_defaults(func=cmd_benchmark_long)
 

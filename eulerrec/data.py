@@ -520,7 +520,7 @@ def _check_frame(df:pd.DataFrame):
         if c not in df or not pd.api.types.is_integer_dtype(df[c]):
             raise DataError(f'interactions: expected an integer column {c!r}; got columns {dict(df.dtypes.astype(str))}')
 
-# %% ../nbs/00_data.ipynb #eedb768c
+# %% ../nbs/00_data.ipynb #751eb382
 def prepare(df:pd.DataFrame, # interactions: int columns user, item, timestamp (+ float rating)
             name:str='', # dataset name, for messages
             min_rating:float|None=None, # keep rows with rating >= this (None: no threshold)
@@ -528,6 +528,8 @@ def prepare(df:pd.DataFrame, # interactions: int columns user, item, timestamp (
             verbose:bool=True # print one line per step
            ) -> SeqData:
     "Threshold, k-core, drop users with < 3 interactions, order chronologically, renumber: a `SeqData`."
+    for k, v in dict(user_core=user_core, item_core=item_core).items():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0: raise ValueError(f'{k}={v!r}: expected an int >= 0')
     _check_frame(df)
     rep = _Report(name, verbose)
     df = rep.add('read', df, df)

@@ -100,7 +100,7 @@ def evaluate(model: SeqRecModel, histories, targets, max_len: int, batch_size: i
         acc.add(scores, y.to(device), seen)
     return acc.result()
 
-# %% ../nbs/08_train.ipynb #9926e8e9
+# %% ../nbs/08_train.ipynb #42ed3ed1
 @dataclass
 class TrainConfig:
     "Everything that defines a training run."
@@ -128,9 +128,9 @@ class TrainConfig:
 
     def __post_init__(self):  # bad values fail here, before any data is loaded or anything is written
         for k in ('core', 'max_len', 'epochs', 'batch_size', 'stride', 'epoch_steps', 'patience', 'eval_batch_size'):
-            v, optional = getattr(self, k), k in ('stride', 'epoch_steps')
-            if not (v is None and optional or isinstance(v, int) and not isinstance(v, bool) and v >= 1):
-                raise ValueError(f'{k}={v!r}: expected an int >= 1' + (' or None' if optional else ''))
+            v, lo, optional = getattr(self, k), int(k != 'core'), k in ('stride', 'epoch_steps')  # core 0 (or 1): no filtering
+            if not (v is None and optional or isinstance(v, int) and not isinstance(v, bool) and v >= lo):
+                raise ValueError(f'{k}={v!r}: expected an int >= {lo}' + (' or None' if optional else ''))
         if not self.lr > 0: raise ValueError(f'lr={self.lr!r}: expected > 0')
         if not self.weight_decay >= 0: raise ValueError(f'weight_decay={self.weight_decay!r}: expected >= 0')
         if not self.ks or not all(isinstance(k, int) and k >= 1 for k in self.ks): raise ValueError(f'ks={self.ks!r}: expected cut-offs >= 1')

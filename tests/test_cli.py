@@ -38,6 +38,12 @@ def test_errors_are_clear(tmp_path):
     assert p.returncode == 2 and 'invalid choice' in p.stderr
     p = run('evaluate', str(tmp_path), check=False)
     assert p.returncode != 0 and 'not a run directory' in p.stderr
+    for bad in (('benchmark', '--max-batches', '0'), ('benchmark-long', '--lengths', '64', '-8'), ('benchmark-long', '--repeats', '0')):
+        p = run(*bad, check=False)
+        assert p.returncode == 2 and 'expected an int >= 1' in p.stderr, (bad, p.stderr)
+    for bad, msg in ((('--epochs', '-1'), 'epochs=-1: expected an int >= 1'), (('--set', 'nosuch=1'), "unknown config key(s) ['nosuch']")):
+        p = run('train', *bad, '--out', str(tmp_path/'run'), check=False)   # before any data loads or anything is written
+        assert p.returncode == 2 and msg in p.stderr and not (tmp_path/'run').exists(), (bad, p.stderr)
 
 
 def test_benchmark_long_prints_ratios_and_streaming():
@@ -55,7 +61,7 @@ def test_train_estimate_trains_nothing(shared_data, tmp_path):
     p = run('train', '--estimate', 'x', check=False)
     assert p.returncode == 2 and 'invalid int value' in p.stderr
     p = run('train', '--estimate', '0', '--data-dir', str(shared_data), '--out', str(tmp_path/'run'), check=False)
-    assert p.returncode != 0 and 'batches=0' in p.stderr and not (tmp_path/'run').exists(), p.stderr
+    assert p.returncode == 2 and "'0': expected an int >= 1" in p.stderr and not (tmp_path/'run').exists(), p.stderr
 
 
 def test_results_lists_unfinished_runs_below_the_table(tmp_path):
@@ -72,3 +78,6 @@ def test_results_lists_unfinished_runs_below_the_table(tmp_path):
                                                                   '1 epoch(s) since (early stop after 10)' for n in ('eulerformer-seed1', 'sasrec-seed1')]
     p = run('results', str(tmp_path/'empty'), check=False)
     assert p.returncode != 0 and 'no finished runs' in p.stderr
+    (done/'metrics.json').write_text(json.dumps(dict(model='sasrec', epochs=2, best_epoch=0, test={'NDCG@10': 0.1})))
+    p = run('results', str(tmp_path), '--base', 'sasrecc', check=False)   # a misspelt base is an error, not silently no comparison
+    assert p.returncode == 2 and "--base 'sasrecc': no finished run of it" in p.stderr and 'finished: sasrec' in p.stderr, p.stderr

@@ -84,10 +84,12 @@ def cmd_evaluate(a):
     _print_table(_metrics_frame(res, cfg.ks))
     return res
 
-# %% ../nbs/09_cli.ipynb #885b4e75
+# %% ../nbs/09_cli.ipynb #1a256685
 def benchmark_modes(data, model='sasrec', max_lens=(50, 200), batch_size=256, device='cpu', seed=0, max_batches=None,
                     verbose=True) -> pd.DataFrame:
     "Seconds per training epoch in all-position and last-position mode for each max_len, measured in this run, and their ratio."
+    if not model_class(model).trainable: raise ValueError(f'benchmark: {model} has nothing to train (it is fitted in one pass)')
+    if max_batches is not None and max_batches < 1: raise ValueError(f'benchmark: max_batches={max_batches}, expected >= 1 or None')
     rows = []
     for L in max_lens:
         row = dict(max_len=L)

@@ -174,9 +174,9 @@ return {
   resources: performance.getEntriesByType('resource').map(e => e.name),
   links: [...document.querySelectorAll('a[href]')].map(a => [a.getAttribute('href'), a.href]),
   overflowX: document.documentElement.scrollWidth > window.innerWidth + 1,
-  // table outputs that scroll sideways although the page has room to their right (they should use the page's width)
-  cutTables: [...main.querySelectorAll('.output.html')].filter(e => e.scrollWidth > e.clientWidth + 1 && rect(e).right < window.innerWidth - 64)
-             .map(e => (e.querySelector('th, td') || {}).textContent),
+  // code, printed output and tables that scroll sideways although the page has room to their right (they should use it)
+  cut: [...main.querySelectorAll('.output.html, .highlight > pre, pre.output')]
+       .filter(e => e.scrollWidth > e.clientWidth + 1 && rect(e).right < window.innerWidth - 64).map(e => e.textContent.slice(0, 60)),
 };
 """
 
@@ -199,7 +199,7 @@ def test_page(exp, site, base_url, browser, shots):
     assert not _Quiet.failed, f'failed requests: {_Quiet.failed}'
     assert r['h1'].strip() == exp['title'] and exp['title'] in r['title']
     assert not r['overflowX'], 'page scrolls sideways at 1280 px'
-    assert not r['cutTables'], f"wide tables scroll inside the text column instead of using the page's width: {r['cutTables']}"
+    assert not r['cut'], f"wide code, output or tables scroll inside the text column instead of using the page's width: {r['cut']}"
 
     # the nav lists every page, in order, with its title; links are relative and resolve
     assert [h for h, _, _ in r['nav']] == [os.path.relpath(p['page'], os.path.dirname(exp['page']) or '.') for p in PAGES]

@@ -476,7 +476,9 @@ pre.output { background:#fff; border:1px solid var(--border); border-left:3px so
 pre.output.stderr { border-left-color:#d4a72c; background:#fffbeb; }
 pre.output.error { border-left-color:#cf222e; background:#fff5f5; }
 .output.figure img { display:block; max-width:100%; height:auto; margin:.3rem 0; }
-.output.html { overflow-x:auto; width:max-content; max-width:calc(100vw - var(--sidebar) - 6rem); }  /* wide tables use the page's width */
+.output.html { overflow-x:auto; }
+/* wide code, printed lines and tables use the page's width to the right of the text column before they scroll */
+.highlight, pre.output, .output.html { width:max-content; min-width:100%; max-width:calc(100vw - var(--sidebar) - 6rem); }
 .output.html th, .output.html td { white-space:nowrap; }
 table { border-collapse:collapse; font-size:.88rem; font-variant-numeric:tabular-nums; }
 th, td { border:1px solid var(--border); padding:.3rem .6rem; text-align:right; vertical-align:top; }
@@ -510,7 +512,7 @@ math { font-size:1.08em; font-family: "STIX Two Math", "Latin Modern Math", "Cam
   .sidebar { position:static; width:auto; max-height:none; background:var(--bg-soft); border-bottom:1px solid var(--border); }
   .toc { display:none; }
   .content { padding:1.2rem 1rem 3rem; }
-  .output.html { max-width:calc(100vw - 2rem); }
+  .highlight, pre.output, .output.html { max-width:calc(100vw - 2rem); }
 }
 """
 

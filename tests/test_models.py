@@ -144,7 +144,7 @@ def test_build_model_errors_and_overrides():
     with pytest.raises(ValueError, match=r"unknown config key\(s\) \['heads'\]; valid keys: d, n_layers"):
         build_model('sasrec', 10, 5, heads=4)
     with pytest.raises(ValueError, match=r'valid keys: \(none\)'): build_model('pop', 10, 5, d=8)
-    with pytest.raises(ValueError, match='n_items must be a positive int'): build_model('sasrec', 0, 5)
+    with pytest.raises(ValueError, match='n_items=0: expected an int >= 1'): build_model('sasrec', 0, 5)
     with pytest.raises(ValueError, match='divisible by n_heads'): build_model('sasrec', 10, 5, d=10, n_heads=3)
     m = build_model('sasrec', 10, 5, n_layers=1, hidden_dropout=0.5, attn_dropout=None)
     assert (len(m.blocks), m.config['hidden_dropout'], m.config['attn_dropout']) == (1, 0.5, 0.2)

@@ -114,51 +114,29 @@ def test_bad_malformed_row(tmp_path):
     assert e.line == 2 and Path(e.path).name == 'u.data'
 
 
-def test_bad_long_first_row(tmp_path):
-    p = write(tmp_path, 'x.rating', '1\t2\t3\t4\t5\n5\t6\t7\t8\n')
-    expect_error(lambda: read_ncf(p), 'x.rating', 'line 1', 'expected 4 fields')
+BAD_FILES = [  # (file name, content, reader, what the DataError must say besides the file name)
+    ('x.rating', '1\t2\t3\t4\t5\n5\t6\t7\t8\n', read_ncf, ('line 1', 'expected 4 fields')),
+    ('ratings.dat', '1::2::3::4\n1::2::3\n', read_ml1m_dat, ('line 2', "expected 4 fields: '::'-separated")),
+    ('u.data', '', read_ml100k, ('line 1', 'expected at least one row')),
+    ('seq.txt', '\n\n', read_sequences, ('line 1', 'expected at least one line')),
+    ('empty.csv', '', lambda p: read_table(p, 'u', 'i'), ('line 1', 'expected a header line')),
+    ('t.csv', 'uid,iid\n1,2\n', lambda p: read_table(p, 'uid', 'item_id'), ('line 1', "expected a column named 'item_id'")),
+    ('a.inter', 'user_id:token\titem_id:token\n1\t2\n', read_inter, ('line 1', 'missing timestamp')),
+    ('u.data', '1\t2\t3\t4\n5\tB00X\t7\t8\n', read_ml100k, ('line 2', "expected an integer id in column 'item'", "'B00X'")),
+    ('seq.txt', '1 2 3\n2 4 x5\n', read_sequences, ('line 2', 'expected integers only', "'x5'")),
+    ('seq.txt', '1 2 3\n7\n', read_sequences, ('line 2', 'expected a user id followed by at least one item id')),
+    ('p.txt', '1 2\n1.5 3\n', read_pairs, ('line 2', "expected an integer id in column 'user'")),
+    ('u.data', '1\t2\t3\t4\n\n5\t6\t7\t2000-01-01\n', read_ml100k,
+     ('line 3', "expected an integer timestamp in column 'timestamp'")),
+    ('a.inter', 'user_id:token\titem_id:token\ttimestamp:float\n1\t2\t3.5\n', read_inter,
+     ('line 2', 'expected a whole-number timestamp')),
+    ('u.data', '1\t2\tNA\t4\n', read_ml100k, ('line 1', "expected a finite number in column 'rating'")),
+]
 
 
-def test_bad_ratings_dat_row(tmp_path):
-    p = write(tmp_path, 'ratings.dat', '1::2::3::4\n1::2::3\n')
-    expect_error(lambda: read_ml1m_dat(p), 'ratings.dat', 'line 2', "expected 4 fields: '::'-separated")
-
-
-def test_bad_empty_file(tmp_path):
-    p = write(tmp_path, 'u.data', '')
-    expect_error(lambda: read_ml100k(p), 'u.data', 'line 1', 'expected at least one row')
-    q = write(tmp_path, 'seq.txt', '\n\n')
-    expect_error(lambda: read_sequences(q), 'seq.txt', 'line 1', 'expected at least one line')
-    r = write(tmp_path, 'empty.csv', '')
-    expect_error(lambda: read_table(r, 'u', 'i'), 'empty.csv', 'line 1', 'expected a header line')
-
-
-def test_bad_missing_column(tmp_path):
-    p = write(tmp_path, 't.csv', 'uid,iid\n1,2\n')
-    expect_error(lambda: read_table(p, 'uid', 'item_id'), 't.csv', 'line 1', "expected a column named 'item_id'")
-    q = write(tmp_path, 'a.inter', 'user_id:token\titem_id:token\n1\t2\n')
-    expect_error(lambda: read_inter(q), 'a.inter', 'line 1', 'missing timestamp')
-
-
-def test_bad_non_integer_id(tmp_path):
-    p = write(tmp_path, 'u.data', '1\t2\t3\t4\n5\tB00X\t7\t8\n')
-    expect_error(lambda: read_ml100k(p), 'u.data', 'line 2', "expected an integer id in column 'item'", "'B00X'")
-    q = write(tmp_path, 'seq.txt', '1 2 3\n2 4 x5\n')
-    expect_error(lambda: read_sequences(q), 'seq.txt', 'line 2', 'expected integers only', "'x5'")
-    r = write(tmp_path, 'p.txt', '1 2\n1.5 3\n')
-    expect_error(lambda: read_pairs(r), 'p.txt', 'line 2', "expected an integer id in column 'user'")
-
-
-def test_bad_timestamp(tmp_path):
-    p = write(tmp_path, 'u.data', '1\t2\t3\t4\n\n5\t6\t7\t2000-01-01\n')
-    expect_error(lambda: read_ml100k(p), 'u.data', 'line 3', "expected an integer timestamp in column 'timestamp'")
-    q = write(tmp_path, 'a.inter', 'user_id:token\titem_id:token\ttimestamp:float\n1\t2\t3.5\n')
-    expect_error(lambda: read_inter(q), 'a.inter', 'line 2', 'expected a whole-number timestamp')
-
-
-def test_bad_rating(tmp_path):
-    p = write(tmp_path, 'u.data', '1\t2\tNA\t4\n')
-    expect_error(lambda: read_ml100k(p), 'u.data', 'line 1', "expected a finite number in column 'rating'")
+@pytest.mark.parametrize('name,text,read,parts', BAD_FILES, ids=[f'{b[0]}:{b[3][1]}' for b in BAD_FILES])
+def test_bad_file(tmp_path, name, text, read, parts):
+    expect_error(lambda: read(write(tmp_path, name, text)), name, *parts)
 
 
 def test_bad_time_file(tmp_path):
@@ -166,11 +144,6 @@ def test_bad_time_file(tmp_path):
     expect_error(lambda: read_sequences(p, write(tmp_path, 'times.txt', '1 1 2\n2 3\n')),
                  'times.txt', 'line 2', 'expected user 2 with 2 timestamps')
     expect_error(lambda: read_sequences(p, write(tmp_path, 'times2.txt', '1 1 2\n')), 'times2.txt', 'expected 2 non-blank lines')
-
-
-def test_bad_sequence_without_items(tmp_path):
-    p = write(tmp_path, 'seq.txt', '1 2 3\n7\n')
-    expect_error(lambda: read_sequences(p), 'seq.txt', 'line 2', 'expected a user id followed by at least one item id')
 
 
 def test_bad_frame_and_rating_threshold():

@@ -42,7 +42,7 @@ def cmd_data_info(a):
     print('\nfiltering steps:')
     print(data.report.to_string(index=False))
 
-# %% ../nbs/09_cli.ipynb #b71fda37
+# %% ../nbs/09_cli.ipynb #d16299d4
 def _parse_set(pairs) -> dict:
     "`--set key=value` pairs for the model config; values parsed as JSON when possible (numbers, true/false, lists)."
     out = {}
@@ -64,7 +64,14 @@ def cmd_train(a):
               f"{c['timed_steps']}) = {c['epoch_minutes']:.1f} min per epoch of training, evaluation not included; "
               f"at most {cfg.epochs} epochs = {c['epoch_minutes'] * cfg.epochs / 60:.1f} h")
         return
-    res = train(cfg, resume=not a.restart, progress=not a.no_progress)
+    t0, last = time.time(), cfg.run_dir()/'last.pt'
+    try: res = train(cfg, resume=not a.restart, progress=not a.no_progress)
+    except KeyboardInterrupt as e:  # `main` reports it; add what is kept and how to go on
+        if last.is_file() and (not a.restart or last.stat().st_mtime >= t0):  # not an older last.pt --restart was to replace
+            e.add_note(f'{last} holds the run up to epoch {load_checkpoint(last)["epoch"]}: the same command'
+                       f'{" without --restart" if a.restart else ""} continues from there')
+        else: e.add_note('no epoch had finished, so there is nothing to continue from')
+        raise
     if not dist_env().main: return            # under torchrun, rank 0 reports
     print(f'\n{res["model"]} on {res["dataset"]} (best epoch {res["best_epoch"]}, {res["wall_seconds"] or res["train_seconds"]:.0f}s, {res["device"]}); '
           f'run dir {cfg.run_dir()}')
@@ -231,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser('models', help='list registered models'); m.set_defaults(func=cmd_models)
     return p
 
-# %% ../nbs/09_cli.ipynb #f158d34e
+# %% ../nbs/09_cli.ipynb #169227cc
 def main(argv=None):
     "Entry point of the `eulerrec` console script."
     args = build_parser().parse_args(argv)
@@ -239,5 +246,8 @@ def main(argv=None):
     except (DataError, CheckpointError, ValueError, FileNotFoundError) as e:
         print(f'eulerrec: error: {e}', file=sys.stderr)
         raise SystemExit(2)
+    except KeyboardInterrupt as e:  # Ctrl-C: a line, not a traceback; exit status 130 as the shell gives
+        print('\neulerrec: interrupted' + ''.join(f'; {n}' for n in getattr(e, '__notes__', [])), file=sys.stderr)
+        raise SystemExit(130)
 
 if __name__ == '__main__' and Path(sys.argv[0]).name == 'cli.py': main()   # `python -m eulerrec.cli …` (and `torchrun -m`)

@@ -84,3 +84,19 @@ def test_results_lists_unfinished_runs_below_the_table(tmp_path):
     (done/'metrics.json').write_text(json.dumps(dict(model='sasrec', epochs=2, best_epoch=0, test={'NDCG@10': 0.1})))
     p = run('results', str(tmp_path), '--base', 'sasrecc', check=False)   # a misspelt base is an error, not silently no comparison
     assert p.returncode == 2 and "--base 'sasrecc': no finished run of it" in p.stderr and 'finished: sasrec' in p.stderr, p.stderr
+
+
+def test_ctrl_c_keeps_the_run_and_says_how_to_continue(shared_data, tmp_path):
+    import signal, time
+    args = ['train', '--model', 'sasrec', '--max-len', '20', '--data-dir', str(shared_data), '--out', str(tmp_path/'run'),
+            '--no-progress', '--device', 'cpu']
+    p = subprocess.Popen([sys.executable, '-c', 'from eulerrec.cli import main; main()', *args, '--epochs', '50'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not (tmp_path/'run'/'last.pt').exists() and p.poll() is None and time.time() - t0 < 600: time.sleep(0.2)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130 and 'eulerrec: interrupted' in err and 'Traceback' not in err, (p.returncode, err)
+    assert f"{tmp_path/'run'/'last.pt'} holds the run up to epoch" in err and 'the same command continues' in err, err
+    out = run(*args, '--epochs', '2').stdout   # the same run, capped at 2 epochs: it resumes
+    assert 'resumed from' in out, out

@@ -42,7 +42,7 @@ def cmd_data_info(a):
     print('\nfiltering steps:')
     print(data.report.to_string(index=False))
 
-# %% ../nbs/09_cli.ipynb #d16299d4
+# %% ../nbs/09_cli.ipynb #d56d0a79
 def _parse_set(pairs) -> dict:
     "`--set key=value` pairs for the model config; values parsed as JSON when possible (numbers, true/false, lists)."
     out = {}
@@ -79,7 +79,9 @@ def cmd_train(a):
 
 def cmd_evaluate(a):
     run = Path(a.run_dir)
-    if not (run/'config.json').is_file(): raise SystemExit(f'{run}: not a run directory (no config.json)')
+    if not (run/'config.json').is_file(): raise FileNotFoundError(f'{run}: not a run directory (no config.json)')
+    if not (run/'best.pt').is_file():  # before the data loads
+        raise FileNotFoundError(f'{run}: no best.pt, so no epoch has finished yet: nothing to evaluate')
     cfg = TrainConfig.from_dict(json.loads((run/'config.json').read_text()))
     device = resolve_device(a.device or cfg.device)
     data = load(cfg.dataset, data_dir=a.data_dir or cfg.data_dir, min_rating=cfg.min_rating, core=cfg.core, verbose=False)

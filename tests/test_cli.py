@@ -37,7 +37,10 @@ def test_errors_are_clear(tmp_path):
     p = run('train', '--model', 'nope', check=False)
     assert p.returncode == 2 and 'invalid choice' in p.stderr
     p = run('evaluate', str(tmp_path), check=False)
-    assert p.returncode != 0 and 'not a run directory' in p.stderr
+    assert p.returncode == 2 and 'eulerrec: error:' in p.stderr and 'not a run directory' in p.stderr, p.stderr
+    (tmp_path/'config.json').write_text('{}')   # a run interrupted in its first epoch
+    p = run('evaluate', str(tmp_path), check=False)
+    assert p.returncode == 2 and 'no best.pt, so no epoch has finished yet' in p.stderr, p.stderr
     for bad in (('benchmark', '--max-batches', '0'), ('benchmark-long', '--lengths', '64', '-8'), ('benchmark-long', '--repeats', '0')):
         p = run(*bad, check=False)
         assert p.returncode == 2 and 'expected an int >= 1' in p.stderr, (bad, p.stderr)

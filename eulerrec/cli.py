@@ -42,12 +42,12 @@ def cmd_data_info(a):
     print('\nfiltering steps:')
     print(data.report.to_string(index=False))
 
-# %% ../nbs/09_cli.ipynb #d56d0a79
+# %% ../nbs/09_cli.ipynb #c2cafa8c
 def _parse_set(pairs) -> dict:
     "`--set key=value` pairs for the model config; values parsed as JSON when possible (numbers, true/false, lists)."
     out = {}
     for p in pairs or []:
-        if '=' not in p: raise SystemExit(f'--set {p!r}: expected KEY=VALUE')
+        if '=' not in p: raise ValueError(f'--set {p!r}: expected KEY=VALUE')
         k, v = p.split('=', 1)
         try: out[k] = json.loads(v)
         except json.JSONDecodeError: out[k] = v

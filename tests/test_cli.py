@@ -44,7 +44,7 @@ def test_errors_are_clear(tmp_path):
     for bad in (('benchmark', '--max-batches', '0'), ('benchmark-long', '--lengths', '64', '-8'), ('benchmark-long', '--repeats', '0')):
         p = run(*bad, check=False)
         assert p.returncode == 2 and 'expected an int >= 1' in p.stderr, (bad, p.stderr)
-    for bad, msg in ((('--epochs', '-1'), 'epochs=-1: expected an int >= 1'), (('--set', 'nosuch=1'), "unknown config key(s) ['nosuch']"),
+    for bad, msg in ((('--epochs', '-1'), 'epochs=-1: expected an int >= 1'), (('--set', 'nosuch=1'), "unknown config key(s) ['nosuch']"), (('--set', 'd'), "--set 'd': expected KEY=VALUE"),
                      (('--model', 'sasrec', '--set', 'd=0'), 'SASRec: d=0: expected an int >= 1'),
                      (('--model', 'sasrec', '--set', 'n_heads=3'), 'must be divisible by n_heads=3')):
         p = run('train', *bad, '--out', str(tmp_path/'run'), check=False)   # before any data loads or anything is written

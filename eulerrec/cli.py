@@ -169,7 +169,7 @@ def cmd_results(a):
 def cmd_models(a):
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #cb258f5f
+# %% ../nbs/09_cli.ipynb #6129d201
 def _positive(s:str) -> int:
     "argparse type: an int >= 1 (a count, a length, a batch size)."
     try: v = int(s)
@@ -191,16 +191,26 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument('--min-rating', type=float); i.add_argument('--core', type=int, default=d.core); i.set_defaults(func=cmd_data_info)
 
     t = sub.add_parser('train', help='train and evaluate a model (no arguments: the main job on ML-100K)')
-    t.add_argument('--model', default=DEFAULT_MODEL, choices=model_names())
-    t.add_argument('--dataset', default=d.dataset, help='ml-100k, ml-1m or a path to an interaction/sequence file')
-    t.add_argument('--data-dir'); t.add_argument('--min-rating', type=float); t.add_argument('--core', type=int, default=d.core)
-    t.add_argument('--max-len', type=int, default=d.max_len); t.add_argument('--epochs', type=int, default=d.epochs)
-    t.add_argument('--batch-size', type=int, default=d.batch_size); t.add_argument('--lr', type=float, default=d.lr)
+    t.add_argument('--model', default=DEFAULT_MODEL, choices=model_names(), metavar='MODEL',
+                   help='a registered model (default %(default)s; `eulerrec models` lists them with their configs)')
+    t.add_argument('--dataset', default=d.dataset, help='ml-100k, ml-1m or a path to an interaction/sequence file (default %(default)s)')
+    t.add_argument('--data-dir', help='local data folder (default: $EULERREC_DATA, then the cache, then download)')
+    t.add_argument('--min-rating', type=float, help='keep interactions rated at least this (default: all)')
+    t.add_argument('--core', type=int, default=d.core, help='k-core filter on users and items; 0 or 1: none (default %(default)s)')
+    t.add_argument('--max-len', type=int, default=d.max_len, help='longest history the model reads, L (default %(default)s)')
+    t.add_argument('--epochs', type=int, default=d.epochs, help='epoch cap (default %(default)s)')
+    t.add_argument('--batch-size', type=int, default=d.batch_size,
+                   help='training batch: windows in mode all, prefixes in mode last (default %(default)s)')
+    t.add_argument('--lr', type=float, default=d.lr, help='Adam learning rate (default %(default)s)')
     t.add_argument('--stride', type=int, help='all-position training: a window every STRIDE targets (default: --max-len, no overlap); '
                    'smaller gives every target at least max_len - STRIDE + 1 items of context, 1 = prefix training')
     t.add_argument('--epoch-steps', type=int, help='at most this many training steps per epoch, then validate (default: the whole epoch)')
-    t.add_argument('--patience', type=int, default=d.patience); t.add_argument('--seed', type=int, default=d.seed)
-    t.add_argument('--device', default=d.device); t.add_argument('--mode', default=d.mode, choices=['auto', 'all', 'last'])
+    t.add_argument('--patience', type=int, default=d.patience,
+                   help='stop after this many epochs without a better validation NDCG@10 (default %(default)s)')
+    t.add_argument('--seed', type=int, default=d.seed, help='seeds torch, numpy, random and the batch order (default %(default)s)')
+    t.add_argument('--device', default=d.device, help='auto, cpu, cuda[:N] or mps (default %(default)s)')
+    t.add_argument('--mode', default=d.mode, choices=['auto', 'all', 'last'],
+                   help="all: every position of a window is a target; last: one target per prefix; auto: the model's own (default %(default)s)")
     t.add_argument('--exclude-seen', action='store_true', help='remove history items from the ranking')
     t.add_argument('--set', action='append', metavar='KEY=VALUE', help='override a model config value (repeatable)')
     t.add_argument('--out', help='run directory (default runs/<model>-<dataset>-seed<seed>)')

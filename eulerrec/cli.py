@@ -169,7 +169,7 @@ def cmd_results(a):
 def cmd_models(a):
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #6129d201
+# %% ../nbs/09_cli.ipynb #5c736f85
 def _positive(s:str) -> int:
     "argparse type: an int >= 1 (a count, a length, a batch size)."
     try: v = int(s)
@@ -186,9 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='eulerrec', description='EulerFormer and RecGRELA for sequential recommendation, reproduced and tested.')
     sub = p.add_subparsers(dest='command', required=True)
     pd_ = sub.add_parser('data', help='fetch datasets or show their statistics').add_subparsers(dest='data_command', required=True)
-    f = pd_.add_parser('fetch', help='resolve/download a named dataset'); f.add_argument('name'); _common_data(f); f.set_defaults(func=cmd_data_fetch)
-    i = pd_.add_parser('info', help='statistics before and after filtering'); i.add_argument('name'); _common_data(i)
-    i.add_argument('--min-rating', type=float); i.add_argument('--core', type=int, default=d.core); i.set_defaults(func=cmd_data_info)
+    f = pd_.add_parser('fetch', help='resolve/download a named dataset'); f.add_argument('name', help='ml-100k or ml-1m')
+    _common_data(f); f.set_defaults(func=cmd_data_fetch)
+    i = pd_.add_parser('info', help='statistics before and after filtering')
+    i.add_argument('name', help='ml-100k, ml-1m or a path to an interaction/sequence file'); _common_data(i)
+    i.add_argument('--min-rating', type=float, help='keep interactions rated at least this (default: all)')
+    i.add_argument('--core', type=int, default=d.core, help='k-core filter on users and items; 0 or 1: none (default %(default)s)')
+    i.set_defaults(func=cmd_data_info)
 
     t = sub.add_parser('train', help='train and evaluate a model (no arguments: the main job on ML-100K)')
     t.add_argument('--model', default=DEFAULT_MODEL, choices=model_names(), metavar='MODEL',
@@ -221,22 +225,33 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser('evaluate', help="recompute a run's validation and test metrics from its best checkpoint")
-    e.add_argument('run_dir'); e.add_argument('--device'); e.add_argument('--data-dir'); e.set_defaults(func=cmd_evaluate)
+    e.add_argument('run_dir', help='a run directory written by `eulerrec train` (config.json, best.pt)')
+    e.add_argument('--device', help="auto, cpu, cuda[:N] or mps (default: the run's)")
+    e.add_argument('--data-dir', help="local data folder (default: the run's, then $EULERREC_DATA, the cache, download)")
+    e.set_defaults(func=cmd_evaluate)
 
     b = sub.add_parser('benchmark', help='time one epoch of all-position vs last-position training')
-    b.add_argument('--model', default='sasrec', choices=model_names()); b.add_argument('--dataset', default='ml-100k'); b.add_argument('--data-dir')
-    b.add_argument('--max-len', type=_positive, nargs='+', default=[50, 200]); b.add_argument('--batch-size', type=_positive, default=256); b.add_argument('--device', default='auto')
+    b.add_argument('--model', default='sasrec', choices=model_names(), metavar='MODEL', help='a registered model (default %(default)s)')
+    b.add_argument('--dataset', default='ml-100k', help='ml-100k, ml-1m or a path (default %(default)s)')
+    b.add_argument('--data-dir', help='local data folder (default: $EULERREC_DATA, then the cache, then download)')
+    b.add_argument('--max-len', type=_positive, nargs='+', default=[50, 200], help='the lengths L to time (default %(default)s)')
+    b.add_argument('--batch-size', type=_positive, default=256, help='training batch (default %(default)s)')
+    b.add_argument('--device', default='auto', help='auto, cpu, cuda[:N] or mps (default %(default)s)')
     b.add_argument('--max-batches', type=_positive, help='time only this many batches per mode and extrapolate to the epoch')
     b.set_defaults(func=cmd_benchmark)
 
     bl = sub.add_parser('benchmark-long', help='time and memory versus sequence length; streaming speed-up')
-    bl.add_argument('--lengths', type=_positive, nargs='+', default=[64, 256, 1024, 4096, 16384])
+    bl.add_argument('--lengths', type=_positive, nargs='+', default=[64, 256, 1024, 4096, 16384], help='sequence lengths L (default %(default)s)')
     bl.add_argument('--models', nargs='+', default=['sasrec', 'eulerformer', 'linrec', 'recgrela', 'sasrec+recompute', 'recgrela+recompute'],
-                    help="registry names; append '+recompute' for activation recomputation")
-    bl.add_argument('--batch-size', type=_positive, default=1); bl.add_argument('--repeats', type=_positive, default=2)
-    bl.add_argument('--threads', type=_positive, default=1); bl.add_argument('--mem-budget-mb', type=float, default=6000)
-    bl.add_argument('--time-budget-s', type=float, default=60); bl.add_argument('--out', help='also write the table as CSV')
-    bl.add_argument('--stream-len', type=_positive, default=1000); bl.add_argument('--stream-batch', type=_positive, nargs='+', default=[1, 32])
+                    help="registry names; append '+recompute' for activation recomputation (default %(default)s)")
+    bl.add_argument('--batch-size', type=_positive, default=1, help='sequences per pass (default %(default)s)')
+    bl.add_argument('--repeats', type=_positive, default=2, help='timed passes per (model, L) after the first; their median counts (default %(default)s)')
+    bl.add_argument('--threads', type=_positive, default=1, help='torch threads (default %(default)s)')
+    bl.add_argument('--mem-budget-mb', type=float, default=6000, help='skip a (model, L) predicted to need more memory (default %(default)s)')
+    bl.add_argument('--time-budget-s', type=float, default=60, help='skip a (model, L) predicted to take longer per pass (default %(default)s)')
+    bl.add_argument('--out', help='also write the table as CSV')
+    bl.add_argument('--stream-len', type=_positive, default=1000, help='history length of the streaming benchmark (default %(default)s)')
+    bl.add_argument('--stream-batch', type=_positive, nargs='+', default=[1, 32], help='independent streams, one benchmark each (default %(default)s)')
     bl.add_argument('--compile', action='store_true', help='also time the streaming step compiled ahead of time by AOTInductor (needs a C++ compiler)')
     bl.set_defaults(func=cmd_benchmark_long)
 
@@ -244,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('dir', help='a folder of run directories <model>-seed<S>, e.g. results/positional/ml-100k')
     r.add_argument('--models', nargs='+', help='models to show (default: every model with a finished run)')
     r.add_argument('--base', help='compare every other model with this one, seed by seed (paired t-test)')
-    r.add_argument('--metrics', nargs='+', default=['NDCG@10', 'HR@10', 'MRR@10']); r.add_argument('--split', default='test', choices=['valid', 'test'])
+    r.add_argument('--metrics', nargs='+', default=['NDCG@10', 'HR@10', 'MRR@10'], help='columns, as in metrics.json (default %(default)s)')
+    r.add_argument('--split', default='test', choices=['valid', 'test'], help='which split (default %(default)s)')
     r.set_defaults(func=cmd_results)
 
     m = sub.add_parser('models', help='list registered models'); m.set_defaults(func=cmd_models)

@@ -134,7 +134,7 @@ def cmd_benchmark(a):
           + (f', {a.max_batches} timed batches per mode' if a.max_batches else ', full epochs'))
     benchmark_modes(data, a.model, a.max_len, a.batch_size, device, max_batches=a.max_batches)
 
-# %% ../nbs/09_cli.ipynb #26c69fd8
+# %% ../nbs/09_cli.ipynb #829f4510
 def cmd_benchmark_long(a):
     from eulerrec.linear import length_benchmark, streaming_benchmark
     df = length_benchmark(lengths=a.lengths, models=a.models, batch_size=a.batch_size, repeats=a.repeats, threads=a.threads,
@@ -165,11 +165,24 @@ def cmd_results(a):
             if t['seeds']: print(f"{m} vs {a.base}: {a.metrics[0]} {t['diff']:+.2f} pts ({100 * t['rel']:+.1f}%) over {t['seeds']} common seed(s), "
                                  f"better in {t['wins']}" + (f", paired t-test p = {t['p']:.3f}" if t['seeds'] > 1 else ''))
     for name, st in unfinished.items(): print(f'{name}: {st}')
+    if a.plot: _plot_results(a, models)
+
+def _plot_results(a, models):
+    "Save a figure beside the table: the first metric over seeds, and the validation curves of every run (finished or not)."
+    from matplotlib.figure import Figure   # no pyplot: works without a display, and leaves a notebook's figures alone
+    from eulerrec.results import plot_seeds, plot_curves, run_dirs
+    every = a.models or list(dict.fromkeys(m for m, _, _ in run_dirs(a.dir)))
+    fig = Figure(figsize=(1.2 * len(models) + 11, 3.8), layout='constrained')
+    left, right = fig.subplots(1, 2, width_ratios=[1.2 * len(models) + 2, 9])
+    plot_seeds(a.dir, models, a.metrics[0], ax=left, split=a.split, title=f'{a.split} {a.metrics[0]} over seeds')
+    plot_curves(a.dir, every, f'valid_{a.metrics[0]}', ax=right, title='validation curves')
+    Path(a.plot).parent.mkdir(parents=True, exist_ok=True); fig.savefig(a.plot, dpi=110)
+    print(f'plot written to {a.plot}')
 
 def cmd_models(a):
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #5c736f85
+# %% ../nbs/09_cli.ipynb #2b80a995
 def _positive(s:str) -> int:
     "argparse type: an int >= 1 (a count, a length, a batch size)."
     try: v = int(s)
@@ -261,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--base', help='compare every other model with this one, seed by seed (paired t-test)')
     r.add_argument('--metrics', nargs='+', default=['NDCG@10', 'HR@10', 'MRR@10'], help='columns, as in metrics.json (default %(default)s)')
     r.add_argument('--split', default='test', choices=['valid', 'test'], help='which split (default %(default)s)')
+    r.add_argument('--plot', metavar='FILE', help='also save a figure (PNG, PDF, SVG): the first metric over seeds, and every run\'s validation curve')
     r.set_defaults(func=cmd_results)
 
     m = sub.add_parser('models', help='list registered models'); m.set_defaults(func=cmd_models)

@@ -13,7 +13,7 @@ from scipy import stats
 # %% auto #0
 __all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'run_dirs', 'read_run', 'seed_runs', 'history', 'run_status',
            'unfinished_runs', 'models_in', 'run_table', 't_interval', 'seed_table', 'paired_seed_test', 'headline',
-           'plot_seeds']
+           'plot_seeds', 'plot_curves']
 
 # %% ../nbs/13_results.ipynb #90567ac2
 def run_dirs(root) -> list[tuple[str, int, Path]]:
@@ -194,11 +194,11 @@ def headline(results='results') -> pd.DataFrame:
                          gap=mean - pv, note='; '.join(note)))
     return pd.DataFrame(rows)
 
-# %% ../nbs/13_results.ipynb #ce8cf9d4
-def plot_seeds(root, models, metric: str = 'NDCG@10', ax=None, title: str | None = None):
-    "Mean over seeds (diamond) with its 95% t-interval, and one dot per seed, of `metric` (%) for each model with a finished run."
+# %% ../nbs/13_results.ipynb #9786cfdc
+def plot_seeds(root, models, metric: str = 'NDCG@10', ax=None, title: str | None = None, split: str = 'test'):
+    "Mean over seeds (diamond) with its 95% t-interval, and one dot per seed, of `metric` (%) on `split` for each model with a finished run."
     import matplotlib.pyplot as plt
-    tab = seed_table(root, models, metrics=(metric,))
+    tab = seed_table(root, models, metrics=(metric,), split=split)
     tab = tab[tab.seeds > 0]
     if ax is None: _, ax = plt.subplots(figsize=(1.2 * len(tab) + 2, 3))
     if not len(tab):
@@ -208,9 +208,30 @@ def plot_seeds(root, models, metric: str = 'NDCG@10', ax=None, title: str | None
     err = np.nan_to_num(np.vstack([tab[metric] - tab[f'{metric} low'], tab[f'{metric} high'] - tab[metric]]))
     ax.errorbar(x, tab[metric], yerr=err, fmt='D', color='#08519c', capsize=5, label='mean, 95% t-interval')
     for i, name in enumerate(tab.index):
-        v = [100 * r['test'][metric] for r in seed_runs(root, name).values()]
+        v = [100 * r[split][metric] for r in seed_runs(root, name).values()]
         ax.plot(i + 0.12 + np.zeros(len(v)), v, 'o', color='#fd8d3c', ms=4, alpha=0.8, label='one seed' if i == 0 else None)
     ax.set_xticks(x, [f'{n}\n({s} seed{"s" * (s > 1)})' for n, s in zip(tab.index, tab.seeds)], fontsize=8)
-    ax.set_xlim(-0.5, len(tab) - 0.5); ax.set_ylabel(f'{metric} (%)'); ax.grid(axis='y', alpha=0.3); ax.legend(fontsize=7)
+    ax.set_xlim(-0.5, len(tab) - 0.5); ax.set_ylabel(f'{metric} (%)' if split == 'test' else f'{split} {metric} (%)'); ax.grid(axis='y', alpha=0.3); ax.legend(fontsize=7)
+    if title: ax.set_title(title, fontsize=9)
+    return ax
+
+# %% ../nbs/13_results.ipynb #41b0517c
+def plot_curves(root, models, metric: str = 'valid_NDCG@10', ax=None, title: str | None = None):
+    "Per-epoch `metric` (%) of every run `root/<model>-seed<S>` of `models` (finished or not): a colour per model, a line style per seed."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(6.5, 3))
+    runs = [(m, s, d) for m, s, d in run_dirs(root) if m in models and (d/'history.csv').is_file()]
+    shown = list(dict.fromkeys(m for m in models if any(r[0] == m for r in runs)))
+    colors = {m: f'C{i}' if len(shown) <= 10 else plt.get_cmap('tab20')(i % 20) for i, m in enumerate(shown)}
+    for m, seed, d in sorted(runs, key=lambda r: (list(models).index(r[0]), r[1])):
+        h, r = pd.read_csv(d/'history.csv'), read_run(d)
+        ax.plot(h.epoch + 1, 100 * h[metric], ['-', '--', ':', '-.'][seed % 4], color=colors[m],
+                label=f"{m}, seed {seed} ({r['stopped'] if r and len(h) <= r['epochs'] else 'unfinished'})")  # or continued past its cap
+    if not runs:
+        ax.text(0.5, 0.5, f'no runs in {root}', ha='center', va='center', fontsize=8, transform=ax.transAxes); ax.set_axis_off()
+        return ax
+    ax.set_xlabel('epoch'); ax.set_ylabel(f"{metric.replace('_', ' ')} (%)"); ax.grid(alpha=0.3)
+    if len(ax.lines) <= 6: ax.legend(fontsize=7)
+    else: ax.legend(fontsize=6, loc='center left', bbox_to_anchor=(1.01, 0.5))  # beside the axes, not over the curves
     if title: ax.set_title(title, fontsize=9)
     return ax

@@ -103,3 +103,16 @@ def test_ctrl_c_keeps_the_run_and_says_how_to_continue(shared_data, tmp_path):
     assert f"{tmp_path/'run'/'last.pt'} holds the run up to epoch" in err and 'the same command continues' in err, err
     out = run(*args, '--epochs', '2').stdout   # the same run, capped at 2 epochs: it resumes
     assert 'resumed from' in out, out
+
+
+def test_results_plot_draws_every_run(tmp_path):
+    import matplotlib.image
+    done, part = tmp_path/'sasrec-seed1', tmp_path/'eulerformer-seed1'
+    for d in (done, part):
+        d.mkdir(); (d/'config.json').write_text(json.dumps(dict(patience=10, epochs=100)))
+        (d/'history.csv').write_text('epoch,loss,seconds,valid_NDCG@10\n0,7.0,10,0.05\n1,6.5,10,0.04\n')
+    (done/'metrics.json').write_text(json.dumps(dict(model='sasrec', epochs=2, best_epoch=0, test={'NDCG@10': 0.1, 'HR@10': 0.2, 'MRR@10': 0.05})))
+    out = run('results', str(tmp_path), '--plot', str(tmp_path/'fig'/'runs.png')).stdout
+    assert f"plot written to {tmp_path/'fig'/'runs.png'}" in out, out
+    img = matplotlib.image.imread(tmp_path/'fig'/'runs.png')
+    assert img.shape[1] > 1000 and img[..., :3].std() > 0.05   # a wide figure with something drawn on it

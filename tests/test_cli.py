@@ -70,12 +70,18 @@ def test_train_estimate_trains_nothing(shared_data, tmp_path):
     assert p.returncode == 2 and "'0': expected an int >= 1" in p.stderr and not (tmp_path/'run').exists(), p.stderr
 
 
-def test_results_lists_unfinished_runs_below_the_table(tmp_path):
-    done, part = tmp_path/'sasrec-seed1', tmp_path/'eulerformer-seed1'
+def two_runs(root):
+    "Two run directories of two epochs each under `root`: sasrec-seed1 finished, eulerformer-seed1 still training."
+    done, part = root/'sasrec-seed1', root/'eulerformer-seed1'
     for d in (done, part):
         d.mkdir(); (d/'config.json').write_text(json.dumps(dict(patience=10, epochs=100)))
         (d/'history.csv').write_text('epoch,loss,seconds,valid_NDCG@10\n0,7.0,10,0.05\n1,6.5,10,0.04\n')
     (done/'metrics.json').write_text(json.dumps(dict(model='sasrec', epochs=2, best_epoch=0, test={'NDCG@10': 0.1, 'HR@10': 0.2, 'MRR@10': 0.05})))
+    return done, part
+
+
+def test_results_lists_unfinished_runs_below_the_table(tmp_path):
+    done, part = two_runs(tmp_path)
     out = run('results', str(tmp_path)).stdout.splitlines()
     assert out[-1] == 'eulerformer-seed1: unfinished after 2 of ≤100 epochs, best valid NDCG@10 0.0500 at epoch 0, 1 epoch(s) since (early stop after 10)'
     assert any(l.split()[:2] == ['sasrec', '1'] for l in out), out      # the finished run's row: one seed
@@ -107,11 +113,7 @@ def test_ctrl_c_keeps_the_run_and_says_how_to_continue(shared_data, tmp_path):
 
 def test_results_plot_draws_every_run(tmp_path):
     import matplotlib.image
-    done, part = tmp_path/'sasrec-seed1', tmp_path/'eulerformer-seed1'
-    for d in (done, part):
-        d.mkdir(); (d/'config.json').write_text(json.dumps(dict(patience=10, epochs=100)))
-        (d/'history.csv').write_text('epoch,loss,seconds,valid_NDCG@10\n0,7.0,10,0.05\n1,6.5,10,0.04\n')
-    (done/'metrics.json').write_text(json.dumps(dict(model='sasrec', epochs=2, best_epoch=0, test={'NDCG@10': 0.1, 'HR@10': 0.2, 'MRR@10': 0.05})))
+    two_runs(tmp_path)
     out = run('results', str(tmp_path), '--plot', str(tmp_path/'fig'/'runs.png')).stdout
     assert f"plot written to {tmp_path/'fig'/'runs.png'}" in out, out
     img = matplotlib.image.imread(tmp_path/'fig'/'runs.png')

@@ -99,12 +99,16 @@ def test_ctrl_c_keeps_the_run_and_says_how_to_continue(shared_data, tmp_path):
     import signal, time
     args = ['train', '--model', 'sasrec', '--max-len', '20', '--data-dir', str(shared_data), '--out', str(tmp_path/'run'),
             '--no-progress', '--device', 'cpu']
-    p = subprocess.Popen([sys.executable, '-c', 'from eulerrec.cli import main; main()', *args, '--epochs', '50'],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    t0 = time.time()
-    while not (tmp_path/'run'/'last.pt').exists() and p.poll() is None and time.time() - t0 < 600: time.sleep(0.2)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=120)
+    # Ctrl-C as in a terminal: a shell that starts a job in the background (CI's, nohup) sets SIGINT to be ignored, and
+    # the child would inherit that; Python's own handler is put back first
+    code = 'import signal; signal.signal(signal.SIGINT, signal.default_int_handler); from eulerrec.cli import main; main()'
+    p = subprocess.Popen([sys.executable, '-c', code, *args, '--epochs', '50'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.time()
+        while not (tmp_path/'run'/'last.pt').exists() and p.poll() is None and time.time() - t0 < 600: time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    finally: p.kill()
     assert p.returncode == 130 and 'eulerrec: interrupted' in err and 'Traceback' not in err, (p.returncode, err)
     assert f"{tmp_path/'run'/'last.pt'} holds the run up to epoch" in err and 'the same command continues' in err, err
     out = run(*args, '--epochs', '2').stdout   # the same run, capped at 2 epochs: it resumes

@@ -152,13 +152,15 @@ class TrainConfig:
 
 # %% ../nbs/08_train.ipynb #12ff7318
 def git_commit() -> str:
-    "Commit of the eulerrec checkout (`+dirty` if the library folder has uncommitted or untracked files), or 'unknown'."
+    "Commit of the eulerrec checkout (`+dirty` if the library folder has uncommitted or untracked files), else `$EULERREC_GIT_COMMIT+copy`, else 'unknown'."
     root = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()
     try:
         sha = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(['git', 'status', '--porcelain', '--', '.'], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-        return (sha + ('+dirty' if dirty else '')) if sha else 'unknown'
-    except (OSError, subprocess.SubprocessError): return 'unknown'
+        if sha: return sha + ('+dirty' if dirty else '')
+    except (OSError, subprocess.SubprocessError): pass
+    copied = os.environ.get('EULERREC_GIT_COMMIT')  # a copy of the tree without .git (a GPU machine): the commit it was copied from
+    return f'{copied}+copy' if copied else 'unknown'
 
 def provenance(cfg: TrainConfig, device, world_size: int = 1) -> dict:
     "Where and how a result was produced (`world_size`: processes of a multi-process run)."
@@ -252,7 +254,7 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
     history, best, best_epoch, start, wait, earlier = [], -1.0, 0, 0, 0, []
     valid, test = data.valid, data.test
     this = lambda last_epoch: dict(command=prov['command'], git_commit=prov['git_commit'], started=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(t0)),
-                                   first_epoch=start, last_epoch=last_epoch, wall_seconds=time.time() - t0)  # this process, so far
+                                   first_epoch=start, last_epoch=last_epoch, wall_seconds=time.time() - t0, device=prov['device'])  # this process, so far
     ev = lambda hist_tgt: evaluate(model, *hist_tgt, cfg.max_len, cfg.eval_batch_size, cfg.ks, cfg.exclude_seen, device, progress)
 
     if not model.trainable:  # e.g. most-popular: fit once, nothing to optimise
@@ -264,7 +266,7 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
         opt, loader = _optimizer(model, cfg), _make_loader(data, cfg, mode)
         if st is not None:  # every rank restores the same model and optimizer state
             model.load_state_dict(st['model_state']); opt.load_state_dict(st['optim_state'])
-            torch.set_rng_state(st['rng_cpu'])
+            torch.set_rng_state(st['rng_cpu'].cpu())  # loaded onto `device`: a CUDA run holds it there
             if device.type == 'cuda' and 'rng_cuda' in st: torch.cuda.set_rng_state(st['rng_cuda'].cpu())
             history, best, best_epoch, wait, start = st['history'], st['best'], st['best_epoch'], st['wait'], st['epoch'] + 1
             earlier = st.get('processes') or [dict(first_epoch=0, last_epoch=st['epoch'], wall_seconds=None,  # a checkpoint from before

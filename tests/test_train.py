@@ -85,7 +85,19 @@ def test_resume_gives_same_result(ml100k, tmp_path):
     cut = json.loads((tmp_path/'cut'/'metrics.json').read_text())
     assert [(p['first_epoch'], p['last_epoch']) for p in cut['processes']] == [(0, 0), (1, 2)]
     assert cut['wall_seconds'] == pytest.approx(sum(p['wall_seconds'] for p in cut['processes'])) and cut['wall_seconds'] > 0
-    assert all(p['git_commit'] and p['command'] for p in cut['processes'])
+    assert all(p['git_commit'] and p['command'] and p['device'] == 'cpu' for p in cut['processes'])
+
+
+def test_git_commit_of_a_copied_tree(monkeypatch):
+    "Without git (a copy of the tree on a GPU machine) the commit comes from $EULERREC_GIT_COMMIT, marked as a copy."
+    import subprocess
+    from eulerrec.train import git_commit
+    def no_git(*a, **k): raise FileNotFoundError('git')
+    monkeypatch.setattr(subprocess, 'run', no_git)
+    monkeypatch.delenv('EULERREC_GIT_COMMIT', raising=False)
+    assert git_commit() == 'unknown'
+    monkeypatch.setenv('EULERREC_GIT_COMMIT', 'e7698c9')
+    assert git_commit() == 'e7698c9+copy'
 
 
 def test_resume_from_a_checkpoint_without_process_record(ml100k, tmp_path):

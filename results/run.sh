@@ -27,6 +27,8 @@
 # DRY=1 prints what would run, and why the others are skipped; for an unfinished run (or one another worker is training)
 # it says how far it got (epochs, best validation NDCG@10, epochs since; eulerrec.results.run_status).
 # RESULTS_DIR=D writes under D instead of results/ (tests).
+# On a GPU machine lent for one call (a copy of the tree): results/gpu.sh packs runs here, continues them there side by
+# side, and unpacks what comes back into results/rerun/.
 # Several workers may share one list (two cores: start it twice): each run is claimed with a lock (flock on a file in
 # $TMPDIR, released when its worker exits, also when killed), and a worker skips the runs that another one holds.
 set -u

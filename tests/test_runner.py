@@ -83,3 +83,22 @@ def test_a_run_held_by_another_worker_is_skipped(tmp_path):
         assert out[1].startswith('ml-1m eulerformer seed 12345: would run')
     out = runner('ml-1m', 'sasrec', SEED='12345', TMPDIR=str(tmp_path)).stdout   # released: claimed again
     assert out.startswith('ml-1m sasrec seed 12345: would run'), out
+
+
+def test_gpu_pack_go_unpack_round_trip(tmp_path, shared_data):
+    "results/gpu.sh on this CPU (DEV=cpu): pack a run, train it in a copy of the tree without git, unpack what comes back."
+    tree, out, back = tmp_path/'tree', tmp_path/'out', tmp_path/'back'
+    subprocess.run(['git', 'clone', '-q', '--depth', '1', f'file://{ROOT}', str(tree)], check=True)
+    sh = lambda where, *a, **env: subprocess.run(['bash', 'results/gpu.sh', *a], cwd=where, capture_output=True, text=True, timeout=600,
+                                                 env={**os.environ, 'EULERREC_DATA': str(shared_data), **env})
+    packed = sh(tree, 'pack', 'ml-100k', 'sasrec:7')
+    assert packed.returncode == 0 and 'travels:' in packed.stdout, packed.stdout + packed.stderr
+    sha = (tree/'.gpu'/'commit').read_text().strip()
+    subprocess.run(['rm', '-rf', str(tree/'.git')], check=True)   # the GPU machine gets the files, not the repository
+    out.mkdir(); went = sh(tree, 'go', OUT=str(out), DEV='cpu', EPOCHS='1', DEADLINE='300')
+    assert went.returncode == 0 and sorted(p.name for p in out.iterdir()) == ['sasrec-seed7.tar'], went.stdout + went.stderr
+    (back/'results').mkdir(parents=True); subprocess.run(['cp', str(ROOT/'results'/'gpu.sh'), str(back/'results')], check=True)
+    assert sh(back, 'unpack', str(out)).stdout.strip() == 'unpacked sasrec-seed7'
+    m = json.loads((back/'results/rerun/positional/ml-100k/sasrec-seed7/metrics.json').read_text())
+    assert m['epochs'] == 1 and m['git_commit'] == f'{sha}+copy' and [p['device'] for p in m['processes']] == ['cpu']
+    assert (back/'results/rerun/positional/ml-100k/sasrec-seed7/last.pt').is_file()

@@ -27,7 +27,7 @@ pack)
   grep -qx "/$G/" .git/info/exclude 2>/dev/null || echo "/$G/" >> .git/info/exclude
   for f in $DATA/$ds/*; do [ -f $f ] && gzip -c $f > $G/data/$ds/$(basename $f).gz; done
   printf '#!/usr/bin/env python3\nimport sys\nfrom eulerrec.cli import main\nsys.exit(main())\n' > $G/bin/eulerrec; chmod +x $G/bin/eulerrec
-  git rev-parse HEAD > $G/commit; echo "$setup" > $G/setup; : > $G/list
+  git rev-parse HEAD > $G/commit; echo "$setup" > $G/setup; echo "$dir" > $G/dir; : > $G/list
   for ms in "$@"; do
     run=${ms%:*}-seed${ms#*:}; echo "$ms" >> $G/list
     for root in results/rerun results; do
@@ -45,18 +45,19 @@ go)
   command -v flock >/dev/null || { printf '#!/bin/sh\nexit 0\n' > $G/bin/flock; chmod +x $G/bin/flock; }  # one worker per run: no claims needed
   gunzip -f $G/data/*/*.gz; [ -f $G/runs.tar ] && tar xf $G/runs.tar
   python3 -c "import torch; print(torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0))" || exit 1
-  setup=$(cat $G/setup); logs=()
+  setup=$(cat $G/setup)
   for ms in $(cat $G/list); do
     DEVICE=${DEV:-cuda} SEED=${ms#*:} EPOCHS=${EPOCHS:-200} RESULTS_DIR=results/rerun bash results/run.sh $setup ${ms%:*} > $G/w-${ms/:/-}.out 2>&1 &
   done
   while sleep 30; do
     t=$(( $(date +%s) - T0 )); n=$(pgrep -f "$PWD/$G/bin/eulerrec train" | wc -l); echo "== ${t}s, $n training"
-    for f in $(find results/rerun -name '*.log'); do echo "$(basename $f .log): $(grep -E '^epoch' $f | tail -1 | cut -c1-120)"; done
+    for ms in $(cat $G/list); do f=results/rerun/$(cat $G/dir)/${ms%:*}-seed${ms#*:}.log; [ -f $f ] || continue; echo "$(basename $f .log): $(grep -E '^epoch' $f | tail -1 | cut -c1-120)"; done
     [ "$n" = 0 ] && [ $t -gt 60 ] && break
     [ $t -ge $DEADLINE ] && { pkill -TERM -f "$PWD/$G/bin/eulerrec train"; sleep 5; break; }
   done
   cat $G/w-*.out
-  for d in $(find results/rerun -name 'config.json' -printf '%h\n'); do tar cf $OUT/$(basename $d).tar $d $(ls $d.log 2>/dev/null); done
+  for ms in $(cat $G/list); do d=results/rerun/$(cat $G/dir)/${ms%:*}-seed${ms#*:}   # the packed runs only (at most 8 files come back)
+    [ -d $d ] && tar cf $OUT/$(basename $d).tar $d $(ls $d.log 2>/dev/null); done
   ls -la $OUT; echo "total $(( $(date +%s) - T0 ))s" ;;
 unpack)
   for t in ${2:?unpack DIR}/*.tar; do tar xf $t && echo "unpacked $(basename $t .tar)"; done ;;

@@ -102,6 +102,12 @@ def test_headline_reports_missing_runs_and_pairs_seeds(tmp_path):
     gain = headline(tmp_path).set_index(['dataset', 'claim']).loc[('ml-1m', 'recgrela vs sasrec NDCG@10')]
     assert gain.seeds == 2 and math.isclose(gain.ours, 100 * (np.mean([0.140, 0.139]) / np.mean([0.130, 0.132]) - 1))
     assert 'wins 2/2' in gain.note and 'capped' not in gain.note and np.isnan(gain.paper_value)
+    conv = tmp_path/'long'/'ml-1m-converged'               # the same runs continued until their patience ran out
+    write_run(conv, 'recgrela', 0, 0.150, patience=20, best=5); write_run(conv, 'sasrec', 0, 0.145, patience=20, best=5)
+    h = headline(tmp_path).set_index(['dataset', 'claim'])
+    assert h.loc[('ml-1m-converged', 'recgrela NDCG@10'), 'seeds'] == 1 and math.isclose(h.loc[('ml-1m-converged', 'recgrela NDCG@10'), 'ours'], 15.0)
+    assert h.loc[('ml-1m-converged', 'recgrela vs sasrec NDCG@10'), 'seeds'] == 1
+    assert h.loc[('ml-1m', 'recgrela vs sasrec NDCG@10'), 'seeds'] == 2   # the 20-epoch rows are not mixed with them
 
 
 def test_headline_names_an_equal_budget_of_capped_runs(tmp_path):

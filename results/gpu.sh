@@ -18,8 +18,8 @@ case ${1:-} in
 pack)
   setup=$2; shift 2
   case $setup in
-    ml-1m|long-ml-1m|probe-ml-1m) ds=ml-1m ;; ml-100k|long-ml-100k) ds=ml-100k ;;
-    *) echo "pack: $setup is not packed yet (ml-1m, long-ml-1m, probe-ml-1m, ml-100k, long-ml-100k)"; exit 2 ;;
+    ml-1m|long-ml-1m|probe-ml-1m|prefix-ml-1m) ds=ml-1m ;; ml-100k|long-ml-100k) ds=ml-100k ;;
+    *) echo "pack: $setup is not packed yet (ml-1m, long-ml-1m, probe-ml-1m, prefix-ml-1m, ml-100k, long-ml-100k)"; exit 2 ;;
   esac
   dir=$(DRY=1 SEED=0 RESULTS_DIR=R bash results/run.sh $setup ${1%:*} | sed -n 's/.* --out R\/\(.*\)\/[^/]*-seed0 .*/\1/p')
   [ -n "$dir" ] || { echo "pack: no results directory for $setup ${1%:*}"; exit 2; }

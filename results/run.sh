@@ -19,6 +19,10 @@
 #                  292 targets per step in each: recgrela-windows (ours: 4 windows, stride 50), recgrela-prefixes
 #                  (the causal model on 292 prefixes, as the official batches), recgrela-bidirectional-prefixes (the
 #                  official model). Prefix training costs about 35 core-minutes per run here.
+#   prefix-ml-1m   RecGRELA on ML-1M trained as the official run, to the end: one target per prefix, 2048 prefixes per
+#                  step (about 480 steps per epoch), <= 200 epochs, patience 20; recgrela-prefixes (causal) and
+#                  recgrela-bidirectional-prefixes (the official model). Hundreds of core-hours each: a GPU job
+#                  (results/gpu.sh; the official run took 77 s per epoch on a 24 GB GPU)  long/ml-1m-prefixes  11_exp_long_sequences
 #
 # Without models, each setup runs its default list (below). Each run writes results/<dir>/<model>-seed<SEED>/ and a .log.
 # A run that was interrupted resumes from its last.pt. A finished run is skipped, unless the epoch cap stopped it
@@ -58,7 +62,9 @@ case $setup in
     esac ;;
   probe-ml-1m) dir=long/ml-1m-probe; data=(--dataset ml-1m); proto=(--max-len 200 --epoch-steps 60); cap=8; patience=8
     defaults="recgrela-windows recgrela-prefixes recgrela-bidirectional-prefixes" ;;
-  *) echo "usage: [SEED=S] [EPOCHS=N] [DEVICE=cuda] bash $0 ml-100k|ml-1m|s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp|long-ml-100k|long-ml-1m|probe-ml-1m [model ...]"
+  prefix-ml-1m) dir=long/ml-1m-prefixes; data=(--dataset ml-1m); proto=(--max-len 200); cap=200; patience=20
+    defaults="recgrela-prefixes recgrela-bidirectional-prefixes" ;;
+  *) echo "usage: [SEED=S] [EPOCHS=N] [DEVICE=cuda] bash $0 ml-100k|ml-1m|s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp|long-ml-100k|long-ml-1m|probe-ml-1m|prefix-ml-1m [model ...]"
      exit 2 ;;
 esac
 EPOCHS=${EPOCHS:-$cap}
@@ -87,12 +93,13 @@ for m in ${@:-$defaults}; do
   [ "${what%% *}" != run ] && { echo "$setup $m seed $SEED: $what"; exec 9>&-; continue; }
   st=${what#run}                            # ' [resumes: how far it got]' for an unfinished run, else empty
   model=$m; regime=()
-  if [ "$setup" = probe-ml-1m ]; then      # a run name is a model and its training regime
-    case $m in
-      recgrela-windows) model=recgrela; regime=(--mode all --batch-size 4 --stride 50) ;;
-      recgrela-prefixes) model=recgrela; regime=(--mode last --batch-size 292) ;;
-      recgrela-bidirectional-prefixes) model=recgrela-bidirectional; regime=(--mode last --batch-size 292) ;;
-      *) echo "$setup $m: unknown probe (recgrela-windows, recgrela-prefixes, recgrela-bidirectional-prefixes)"; exec 9>&-; continue ;;
+  if [ "${dir#long/ml-1m-p}" != "$dir" ]; then   # probe-ml-1m, prefix-ml-1m: a run name is a model and its training regime
+    prefixes=$([ $setup = probe-ml-1m ] && echo 292 || echo 2048)   # prefixes per step: the probe's, the official batch
+    case $setup:$m in
+      probe-ml-1m:recgrela-windows) model=recgrela; regime=(--mode all --batch-size 4 --stride 50) ;;
+      *:recgrela-prefixes) model=recgrela; regime=(--mode last --batch-size $prefixes) ;;
+      *:recgrela-bidirectional-prefixes) model=recgrela-bidirectional; regime=(--mode last --batch-size $prefixes) ;;
+      *) echo "$setup $m: unknown run (${defaults// /, })"; exec 9>&-; continue ;;
     esac
   fi
   cmd=(eulerrec train --model $model "${data[@]}" --data-dir $DATA "${proto[@]}" ${regime[@]+"${regime[@]}"} --epochs $EPOCHS --patience $patience --seed $SEED

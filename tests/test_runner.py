@@ -44,7 +44,15 @@ def test_probe_runs_name_a_model_and_its_training_regime(tmp_path):
     assert '--model recgrela ' in out[0] and '--mode all --batch-size 4 --stride 50' in out[0]
     assert '--model recgrela ' in out[1] and '--mode last --batch-size 292' in out[1]
     assert '--model recgrela-bidirectional ' in out[2] and out[2].endswith('ml-1m-probe/recgrela-bidirectional-prefixes-seed2020 --no-progress')
-    assert 'unknown probe' in runner('probe-ml-1m', 'recgrela', RESULTS_DIR=str(tmp_path)).stdout
+    assert 'unknown run' in runner('probe-ml-1m', 'recgrela', RESULTS_DIR=str(tmp_path)).stdout
+
+
+def test_prefix_runs_train_as_the_official_run_to_the_end(tmp_path):
+    out = runner('prefix-ml-1m', RESULTS_DIR=str(tmp_path)).stdout.splitlines()   # both models, the official batch, no probe cap
+    assert len(out) == 2 and all('--max-len 200 --mode last --batch-size 2048 --epochs 200 --patience 20' in o for o in out)
+    assert '--epoch-steps' not in out[0] and '--model recgrela ' in out[0] and '--model recgrela-bidirectional ' in out[1]
+    assert out[1].endswith('ml-1m-prefixes/recgrela-bidirectional-prefixes-seed2020 --no-progress')
+    assert 'unknown run' in runner('prefix-ml-1m', 'recgrela-windows', RESULTS_DIR=str(tmp_path)).stdout   # the probe's own regime only
 
 
 def test_capped_runs_continue_only_with_a_larger_cap_and_a_checkpoint(tmp_path):

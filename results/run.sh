@@ -42,7 +42,7 @@ DEVICE=${DEVICE:-cpu}
 DATA=${EULERREC_DATA:-/work/shared/data}
 RESULTS=${RESULTS_DIR:-results}
 setup=${1:-}; shift || true
-patience=10
+patience=10; prefixes=                 # prefixes per step: set by the setups whose run names name a training regime
 case $setup in
   ml-100k) dir=positional/ml-100k; data=(--dataset ml-100k); proto=(--max-len 50); cap=100
     defaults="sasrec sasrec-sinusoidal sasrec-rope eulerformer eulerformer-no-pcl eulerformer-no-adapt eulerformer-learnable-angles
@@ -60,9 +60,9 @@ case $setup in
       long-ml-100k) proto=(--max-len 200 --batch-size 64); cap=100 ;;
       long-ml-1m) proto=(--max-len 200 --batch-size 28 --stride 50); cap=200; patience=20 ;;   # as the official run (above)
     esac ;;
-  probe-ml-1m) dir=long/ml-1m-probe; data=(--dataset ml-1m); proto=(--max-len 200 --epoch-steps 60); cap=8; patience=8
+  probe-ml-1m) dir=long/ml-1m-probe; data=(--dataset ml-1m); proto=(--max-len 200 --epoch-steps 60); cap=8; patience=8; prefixes=292
     defaults="recgrela-windows recgrela-prefixes recgrela-bidirectional-prefixes" ;;
-  prefix-ml-1m) dir=long/ml-1m-prefixes; data=(--dataset ml-1m); proto=(--max-len 200); cap=200; patience=20
+  prefix-ml-1m) dir=long/ml-1m-prefixes; data=(--dataset ml-1m); proto=(--max-len 200); cap=200; patience=20; prefixes=2048
     defaults="recgrela-prefixes recgrela-bidirectional-prefixes" ;;
   *) echo "usage: [SEED=S] [EPOCHS=N] [DEVICE=cuda] bash $0 ml-100k|ml-1m|s3rec-beauty|s3rec-sports|s3rec-toys|s3rec-yelp|long-ml-100k|long-ml-1m|probe-ml-1m|prefix-ml-1m [model ...]"
      exit 2 ;;
@@ -93,8 +93,7 @@ for m in ${@:-$defaults}; do
   [ "${what%% *}" != run ] && { echo "$setup $m seed $SEED: $what"; exec 9>&-; continue; }
   st=${what#run}                            # ' [resumes: how far it got]' for an unfinished run, else empty
   model=$m; regime=()
-  if [ "${dir#long/ml-1m-p}" != "$dir" ]; then   # probe-ml-1m, prefix-ml-1m: a run name is a model and its training regime
-    prefixes=$([ $setup = probe-ml-1m ] && echo 292 || echo 2048)   # prefixes per step: the probe's, the official batch
+  if [ -n "${prefixes:-}" ]; then          # probe-ml-1m, prefix-ml-1m: a run name is a model and its training regime
     case $setup:$m in
       probe-ml-1m:recgrela-windows) model=recgrela; regime=(--mode all --batch-size 4 --stride 50) ;;
       *:recgrela-prefixes) model=recgrela; regime=(--mode last --batch-size $prefixes) ;;

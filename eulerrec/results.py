@@ -217,12 +217,12 @@ def plot_seeds(root, models, metric: str = 'NDCG@10', ax=None, title: str | None
     if title: ax.set_title(title, fontsize=9)
     return ax
 
-# %% ../nbs/13_results.ipynb #41b0517c
-def plot_curves(root, models, metric: str = 'valid_NDCG@10', ax=None, title: str | None = None):
-    "Per-epoch `metric` (%) of every run `root/<model>-seed<S>` of `models` (finished or not): a colour per model, a line style per seed."
+# %% ../nbs/13_results.ipynb #b4d117e6
+def plot_curves(root, models, metric: str = 'valid_NDCG@10', ax=None, title: str | None = None, seeds=None):
+    "Per-epoch `metric` (%) of every run `root/<model>-seed<S>` of `models` (finished or not; only `seeds` if given): a colour per model, a line style per seed."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(6.5, 3))
-    runs = [(m, s, d) for m, s, d in run_dirs(root) if m in models and (d/'history.csv').is_file()]
+    runs = [(m, s, d) for m, s, d in run_dirs(root) if m in models and (seeds is None or s in seeds) and (d/'history.csv').is_file()]
     shown = list(dict.fromkeys(m for m in models if any(r[0] == m for r in runs)))
     colors = {m: f'C{i}' if len(shown) <= 10 else plt.get_cmap('tab20')(i % 20) for i, m in enumerate(shown)}
     for m, seed, d in sorted(runs, key=lambda r: (list(models).index(r[0]), r[1])):

@@ -217,15 +217,15 @@ def plot_seeds(root, models, metric: str = 'NDCG@10', ax=None, title: str | None
     if title: ax.set_title(title, fontsize=9)
     return ax
 
-# %% ../nbs/13_results.ipynb #b4d117e6
+# %% ../nbs/13_results.ipynb #5febfeb5
 def plot_curves(root, models, metric: str = 'valid_NDCG@10', ax=None, title: str | None = None, seeds=None):
     "Per-epoch `metric` (%) of every run `root/<model>-seed<S>` of `models` (finished or not; only `seeds` if given): a colour per model, a line style per seed."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(6.5, 3))
     runs = [(m, s, d) for m, s, d in run_dirs(root) if m in models and (seeds is None or s in seeds) and (d/'history.csv').is_file()]
-    shown = list(dict.fromkeys(m for m in models if any(r[0] == m for r in runs)))
-    colors = {m: f'C{i}' if len(shown) <= 10 else plt.get_cmap('tab20')(i % 20) for i, m in enumerate(shown)}
-    for m, seed, d in sorted(runs, key=lambda r: (list(models).index(r[0]), r[1])):
+    models = list(dict.fromkeys(models))    # a colour per model by its place in `models`, so plots of one list agree
+    colors = {m: f'C{i}' if len(models) <= 10 else plt.get_cmap('tab20')(i % 20) for i, m in enumerate(models)}
+    for m, seed, d in sorted(runs, key=lambda r: (models.index(r[0]), r[1])):
         h, r = pd.read_csv(d/'history.csv'), read_run(d)
         ax.plot(h.epoch + 1, 100 * h[metric], ['-', '--', ':', '-.'][seed % 4], color=colors[m],
                 label=f"{m}, seed {seed} ({r['stopped'] if r and len(h) <= r['epochs'] else 'unfinished'})")  # or continued past its cap

@@ -13,19 +13,22 @@ from .models import build_model, model_names, model_class, MODELS
 from .train import TrainConfig, train, epoch_cost, evaluate, metric_columns, load_checkpoint, resolve_device, seed_everything, sequence_loss, CheckpointError, dist_env
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'cmd_data_fetch', 'cmd_data_info', 'cmd_train', 'cmd_evaluate', 'benchmark_modes', 'cmd_benchmark',
-           'cmd_benchmark_long', 'cmd_results', 'cmd_models', 'build_parser', 'main']
+__all__ = ['DEFAULT_MODEL', 'SPLITS', 'cmd_data_fetch', 'cmd_data_info', 'cmd_train', 'cmd_evaluate', 'benchmark_modes',
+           'cmd_benchmark', 'cmd_benchmark_long', 'cmd_results', 'cmd_models', 'build_parser', 'main']
 
-# %% ../nbs/09_cli.ipynb #bcc5bb4c
+# %% ../nbs/09_cli.ipynb #7d69f092
 DEFAULT_MODEL = 'eulerformer'  # `eulerrec train` with no arguments trains EulerFormer (SASRec backbone + Euler rotation + phase contrast)
 
 def _print_table(df: pd.DataFrame, floatfmt='{:.4f}'):
     print(df.to_string(index=False, float_format=lambda x: floatfmt.format(x)))
 
-def _metrics_frame(res: dict, ks) -> pd.DataFrame:
-    return pd.DataFrame([dict(split=s, **metric_columns(res[s], ks)) for s in ('valid', 'test')])
+SPLITS = {'valid': 'valid', 'test': 'test', 'valid_seen_excluded': 'valid, seen items excluded', 'test_seen_excluded': 'test, seen items excluded'}
 
-# %% ../nbs/09_cli.ipynb #d79c3864
+def _metrics_frame(res: dict, ks) -> pd.DataFrame:
+    "Rows of metrics.json's splits (seen items ranked, then excluded); a split a run lacks shows as NaN."
+    return pd.DataFrame([dict(split=label, **metric_columns(res.get(s), ks)) for s, label in SPLITS.items()])
+
+# %% ../nbs/09_cli.ipynb #8d233619
 def cmd_data_fetch(a):
     path = fetch(a.name, data_dir=a.data_dir, cache_dir=a.cache_dir)
     print(f'{a.name}: {path}')
@@ -33,16 +36,16 @@ def cmd_data_fetch(a):
 def cmd_data_info(a):
     raw = load_interactions(a.name, data_dir=a.data_dir, cache_dir=a.cache_dir)
     before = interaction_stats(raw.user.nunique(), raw.item.nunique(), len(raw))
-    data = prepare(raw, name=a.name, min_rating=a.min_rating, user_core=a.core, item_core=a.core, verbose=False)
+    data = prepare(raw, name=a.name, min_rating=a.min_rating, user_core=a.core, item_core=a.core, verbose=False, ties=a.ties, time_cast=a.time_cast)
     label = f'{a.core}-core' + (f', rating >= {a.min_rating:g}' if a.min_rating is not None else '')
     df = pd.DataFrame([dict(stage='raw', **before), dict(stage=label, **data.stats())])
-    print(f'{a.name}')
+    print(f'{a.name} (equal timestamps: ties={data.ties}, time_cast={data.time_cast}; data digest {data.digest()})')
     print(df.to_string(index=False, formatters={'users': '{:,}'.format, 'items': '{:,}'.format, 'interactions': '{:,}'.format,
                                                 'avg_len': '{:.2f}'.format, 'sparsity': '{:.4%}'.format}))
     print('\nfiltering steps:')
     print(data.report.to_string(index=False))
 
-# %% ../nbs/09_cli.ipynb #c2cafa8c
+# %% ../nbs/09_cli.ipynb #f6b3fd70
 def _parse_set(pairs) -> dict:
     "`--set key=value` pairs for the model config; values parsed as JSON when possible (numbers, true/false, lists)."
     out = {}
@@ -56,7 +59,8 @@ def _parse_set(pairs) -> dict:
 def cmd_train(a):
     cfg = TrainConfig(model=a.model, dataset=a.dataset, data_dir=a.data_dir, min_rating=a.min_rating, core=a.core,
                       max_len=a.max_len, epochs=a.epochs, batch_size=a.batch_size, stride=a.stride, epoch_steps=a.epoch_steps, lr=a.lr, patience=a.patience, seed=a.seed,
-                      device=a.device, mode=a.mode, exclude_seen=a.exclude_seen, model_config=_parse_set(a.set), out=a.out)
+                      device=a.device, mode=a.mode, exclude_seen=a.exclude_seen, ties=a.ties, time_cast=a.time_cast,
+                      model_config=_parse_set(a.set), out=a.out)
     if a.estimate is not None:                # measure, train nothing
         c = epoch_cost(cfg, batches=a.estimate, threads=None)
         print(f"{c['model']} on {c['dataset']} ({c['mode']} mode, L = {c['max_len']}, batch {c['batch_size']}, {c['device']}, "
@@ -84,14 +88,15 @@ def cmd_evaluate(a):
         raise FileNotFoundError(f'{run}: no best.pt, so no epoch has finished yet: nothing to evaluate')
     cfg = TrainConfig.from_dict(json.loads((run/'config.json').read_text()))
     device = resolve_device(a.device or cfg.device)
-    data = load(cfg.dataset, data_dir=a.data_dir or cfg.data_dir, min_rating=cfg.min_rating, core=cfg.core, verbose=False)
+    data = load(cfg.dataset, data_dir=a.data_dir or cfg.data_dir, min_rating=cfg.min_rating, core=cfg.core, verbose=False,
+                ties=cfg.ties, time_cast=cfg.time_cast)
     st = load_checkpoint(run/'best.pt', map_location=device)
     model = model_class(cfg.model)(**st['model_config']).to(device)  # the checkpoint's config rebuilds the exact model
     model.load_state_dict(st['model_state'])
-    res = {s: evaluate(model, *getattr(data, s), cfg.max_len, cfg.eval_batch_size, cfg.ks, cfg.exclude_seen, device) for s in ('valid', 'test')}
-    print(f'{cfg.model} on {data.name}, checkpoint epoch {st.get("epoch")}')
+    both = {s: evaluate(model, *getattr(data, s), cfg.max_len, cfg.eval_batch_size, cfg.ks, device) for s in ('valid', 'test')}
+    res = {s: both[s]['ranked'] for s in both} | {f'{s}_seen_excluded': both[s]['excluded'] for s in both}
+    print(f'{cfg.model} on {data.name} (ties={data.ties}, time_cast={data.time_cast}, data digest {data.digest()}), checkpoint epoch {st.get("epoch")}')
     _print_table(_metrics_frame(res, cfg.ks))
-    return res
 
 # %% ../nbs/09_cli.ipynb #1a256685
 def benchmark_modes(data, model='sasrec', max_lens=(50, 200), batch_size=256, device='cpu', seed=0, max_batches=None,
@@ -182,7 +187,7 @@ def _plot_results(a, models):
 def cmd_models(a):
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #2b80a995
+# %% ../nbs/09_cli.ipynb #f13d6666
 def _positive(s:str) -> int:
     "argparse type: an int >= 1 (a count, a length, a batch size)."
     try: v = int(s)
@@ -193,6 +198,12 @@ def _positive(s:str) -> int:
 def _common_data(p):
     p.add_argument('--data-dir', help='local data folder (default: $EULERREC_DATA, then the cache, then download)')
     p.add_argument('--cache-dir', help='cache folder (default: $EULERREC_CACHE or ~/.cache/eulerrec)')
+
+def _order_args(p, d):
+    p.add_argument('--ties', default=d.ties, help="order of equal timestamps: file (the source file's, as RecBole), item, "
+                   "or random:SEED (default %(default)s)")
+    p.add_argument('--time-cast', choices=['float32', 'minmax-float32'],
+                   help='compare timestamps as RecBole 1.2.1 stores them (float32; min-max scaled first); default: exact')
 
 def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
@@ -205,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument('name', help='ml-100k, ml-1m or a path to an interaction/sequence file'); _common_data(i)
     i.add_argument('--min-rating', type=float, help='keep interactions rated at least this (default: all)')
     i.add_argument('--core', type=int, default=d.core, help='k-core filter on users and items; 0 or 1: none (default %(default)s)')
-    i.set_defaults(func=cmd_data_info)
+    _order_args(i, d); i.set_defaults(func=cmd_data_info)
 
     t = sub.add_parser('train', help='train and evaluate a model (no arguments: the main job on ML-100K)')
     t.add_argument('--model', default=DEFAULT_MODEL, choices=model_names(), metavar='MODEL',
@@ -228,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--device', default=d.device, help='auto, cpu, cuda[:N] or mps (default %(default)s)')
     t.add_argument('--mode', default=d.mode, choices=['auto', 'all', 'last'],
                    help="all: every position of a window is a target; last: one target per prefix; auto: the model's own (default %(default)s)")
-    t.add_argument('--exclude-seen', action='store_true', help='remove history items from the ranking')
+    t.add_argument('--exclude-seen', action='store_true',
+                   help='select the best epoch with history items removed from the ranking (default: ranked, as RecBole); both are reported')
+    _order_args(t, d)
     t.add_argument('--set', action='append', metavar='KEY=VALUE', help='override a model config value (repeatable)')
     t.add_argument('--out', help='run directory (default runs/<model>-<dataset>-seed<seed>)')
     t.add_argument('--restart', action='store_true', help='ignore an existing last.pt instead of resuming from it')
@@ -273,18 +286,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument('--models', nargs='+', help='models to show (default: every model with a finished run)')
     r.add_argument('--base', help='compare every other model with this one, seed by seed (paired t-test)')
     r.add_argument('--metrics', nargs='+', default=['NDCG@10', 'HR@10', 'MRR@10'], help='columns, as in metrics.json (default %(default)s)')
-    r.add_argument('--split', default='test', choices=['valid', 'test'], help='which split (default %(default)s)')
+    r.add_argument('--split', default='test', choices=list(SPLITS), help='which split; *_seen_excluded: history items removed '
+                   'from the ranking (default %(default)s)')
     r.add_argument('--plot', metavar='FILE', help='also save a figure (PNG, PDF, SVG): the first metric over seeds, and every run\'s validation curve')
     r.set_defaults(func=cmd_results)
 
     m = sub.add_parser('models', help='list registered models'); m.set_defaults(func=cmd_models)
     return p
 
-# %% ../nbs/09_cli.ipynb #169227cc
+# %% ../nbs/09_cli.ipynb #66c00b9c
 def main(argv=None):
     "Entry point of the `eulerrec` console script."
     args = build_parser().parse_args(argv)
-    try: return args.func(args)
+    try: args.func(args)   # returns nothing: the console script's sys.exit(main()) then exits 0
     except (DataError, CheckpointError, ValueError, FileNotFoundError) as e:
         print(f'eulerrec: error: {e}', file=sys.stderr)
         raise SystemExit(2)

@@ -213,26 +213,44 @@ def test_order_tie_break():
     df = pd.DataFrame({'user': [4, 4, 4, 4], 'item': [30, 10, 20, 5], 'timestamp': [2, 2, 2, 1]})
     sd = prepare(df, user_core=1, item_core=1, verbose=False)
     assert sd.item_ids.tolist() == [-1, 5, 10, 20, 30]
-    assert sd.seqs[0].tolist() == [1, 2, 3, 4]  # t=1 first; the t=2 tie in increasing original item id
+    assert sd.seqs[0].tolist() == [1, 4, 2, 3]  # t=1 first; the t=2 tie in file order (30, 10, 20), RecBole's rule
+    assert sd.order() == dict(ties='file', time_cast=None)
+    item = prepare(df, user_core=1, item_core=1, verbose=False, ties='item')
+    assert item.seqs[0].tolist() == [1, 2, 3, 4] and item.ties == 'item'  # the tie in increasing original item id
+    assert item.digest() != sd.digest() and sd.digest() == prepare(df, user_core=1, item_core=1, verbose=False).digest()
 
 
 def assert_same(a: SeqData, b: SeqData):
     assert a.n_items == b.n_items and a.n_users == b.n_users
     assert np.array_equal(a.item_ids, b.item_ids) and np.array_equal(a.user_ids, b.user_ids)
     assert all(np.array_equal(x, y) for x, y in zip(a.seqs, b.seqs))
+    assert a.digest() == b.digest()
 
 
-def test_tie_break_determinism():
+def test_tie_rules():
     df = random_interactions(seed=1)  # timestamps in 0..49: many ties
-    base = prepare(df, user_core=2, item_core=2, verbose=False)
-    for seed in range(3):
+    prep = lambda d, ties: prepare(d, user_core=2, item_core=2, verbose=False, ties=ties)
+    base = prep(df, 'item')
+    for seed in range(3):  # ties by item id: the same whatever the file order
         shuffled = df.sample(frac=1, random_state=seed).reset_index(drop=True)
-        assert_same(base, prepare(shuffled, user_core=2, item_core=2, verbose=False))
+        assert_same(base, prep(shuffled, 'item'))
+        # ties in file order: each user's rows of one timestamp keep the order the file gives them
+        f = prep(shuffled, 'file')
+        kept = kcore(shuffled, 2, 2)[0]
+        for u, s in zip(f.user_ids, f.seqs):
+            rows = kept[kept.user == u].sort_values('timestamp', kind='stable')
+            assert f.item_ids[s].tolist() == rows.item.tolist()
+    r1, r1b, r2 = prep(df, 'random:1'), prep(df, 'random:1'), prep(df, 'random:2')
+    assert_same(r1, r1b)  # seeded: reproducible
+    assert any(not np.array_equal(a, b) for a, b in zip(r1.seqs, r2.seqs))  # another seed, another order ...
+    for a, b in zip(r1.seqs, r2.seqs): assert sorted(a) == sorted(b)       # ... of the same items
+    with pytest.raises(ValueError, match="ties='bogus'"): prep(df, 'bogus')
+    with pytest.raises(ValueError, match='time_cast'): prepare(df, verbose=False, time_cast='float16')
 
 
 def test_renumbering_and_chronology():
     df = random_interactions(seed=2)
-    sd = prepare(df, user_core=3, item_core=3, verbose=False)
+    sd = prepare(df, user_core=3, item_core=3, verbose=False, ties='item')
     assert sd.item_ids[0] == -1 and np.all(np.diff(sd.item_ids[1:]) > 0)
     allitems = np.concatenate(sd.seqs)
     assert allitems.min() == 1 and allitems.max() == sd.n_items and len(np.unique(allitems)) == sd.n_items

@@ -19,7 +19,7 @@ from recbole.config import Config
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import init_seed
 from eulerrec.models import build_model
-from eulerrec.recbole import (RecBoleEulerFormer, RecBoleRecGRELA, RecBoleLinRec, aligned_config,
+from eulerrec.recbole import (RecBoleEulerFormer, RecBoleRecGRELA, RecBoleLinRec, aligned_config, SPLIT_CASES, compare_split,
                               recbole_model, run_recbole, write_atomic, _cwd)
 
 SHARED = Path(__file__).resolve().parents[2]/'shared'/'data'
@@ -131,3 +131,16 @@ def test_model_settings_reach_eulerrec(recbole_data):
     d = dict(recbole_data, cd={**recbole_data['cd'], 'eulerrec_model': 'eulerformer-no-pcl', 'eulerrec_config': {'n_layers': 1}})
     m, _ = _wrapper(RecBoleEulerFormer, d)
     assert len(m.model.blocks) == 1 and m.model.config['pcl_weight'] == 0 and m.model.config['max_len'] == L
+
+
+@pytest.mark.parametrize('case', list(SPLIT_CASES))
+def test_split_equals_recbole(case, tmp_path):
+    "RecBole's own split (its create_dataset and build) and eulerrec's agree for every user once timestamps are compared as RecBole does."
+    c = compare_split(case, tmp_path, DATA_DIR)
+    exact, default = c[c['recbole_time_cast']], c['default']
+    assert exact['users'] > 900 and exact['only_one_pipeline'] == 0
+    assert exact['test_target'] == exact['valid_target'] == exact['sequence'] == 0, c
+    if case.startswith('ML-100K'):  # the default (exact timestamps): only the preset's min-max float32 steps of about 1 s differ
+        assert c['recbole_time_cast'] == 'minmax-float32' and max(default['test_target'], default['valid_target']) <= 39, c
+    else:
+        assert c['recbole_time_cast'] == 'float32' and default['test_target'] > 0, c  # raw float32: 64 s steps

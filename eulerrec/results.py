@@ -12,9 +12,9 @@ from scipy import stats
 from .train import LEGACY_DEFAULTS
 
 # %% auto #0
-__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'run_dirs', 'read_run', 'metric_of', 'seed_runs', 'history',
-           'run_status', 'unfinished_runs', 'models_in', 'run_table', 't_interval', 'seed_table', 'paired_seed_test',
-           'headline', 'plot_seeds', 'plot_curves']
+__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'SPLITS', 'run_dirs', 'read_run', 'metric_of', 'seed_runs',
+           'history', 'run_status', 'unfinished_runs', 'models_in', 'run_table', 't_interval', 'seed_table',
+           'paired_seed_test', 'headline', 'variant_runs', 'plot_seeds', 'plot_curves']
 
 # %% ../nbs/13_results.ipynb #6e402ac3
 def run_dirs(root) -> list[tuple[str, int, Path]]:
@@ -158,7 +158,7 @@ EULERFORMER_ML1M = pd.DataFrame({
 # RecGRELA, official repository's ML-1M log (5-core, L = 200): test metrics of the best checkpoint.
 RECGRELA_ML1M_LOG = {'HR@5': 0.2364, 'HR@10': 0.3311, 'NDCG@5': 0.1653, 'NDCG@10': 0.1959, 'MRR@5': 0.1419, 'MRR@10': 0.1545}
 
-# %% ../nbs/13_results.ipynb #6b81047c
+# %% ../nbs/13_results.ipynb #e76d8f21
 def headline(results='results') -> pd.DataFrame:
     "The reproduction headline: per claim, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs)."
     results = Path(results)
@@ -198,8 +198,23 @@ def headline(results='results') -> pd.DataFrame:
         if equal: note.append(f'equal budget: all {2 * n} runs capped at {epochs.pop()} epochs, not converged')
         elif capped: note.append(f'capped run(s), seed {", ".join(map(str, sorted(set(capped))))}: '
                                  + ('a lower bound' if base is None else 'not converged'))
+        ties = sorted({r['ties'] for r in (*rm.values(), *(rb.values() if base else ()))})
         rows.append(dict(paper=paper, dataset=ds, claim=what, unit=unit, paper_value=pv, ours=mean, std=std, seeds=n,
-                         gap=mean - pv, note='; '.join(note)))
+                         gap=mean - pv, ties=', '.join(ties), note='; '.join(note)))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/13_results.ipynb #73844342
+SPLITS = ('test', 'test_seen_excluded', 'valid', 'valid_seen_excluded')
+
+def variant_runs(root, metrics=METRICS) -> pd.DataFrame:
+    "One row per finished run `root/<variant>/<model>-seed<S>`: variant, model, seed, order, data digest, `metrics` of every split in `SPLITS`, epochs, stop."
+    rows = []
+    for v in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+        for m, s, d in run_dirs(v):
+            if (r := read_run(d)) is None: continue
+            rows.append(dict(variant=v.name, model=m, seed=s, ties=r['ties'], time_cast=r.get('time_cast'), digest=r.get('data_digest'),
+                             **{f'{split} {k}': metric_of(r, split, k) for split in SPLITS for k in metrics},
+                             epochs=r['epochs'], stopped=r['stopped']))
     return pd.DataFrame(rows)
 
 # %% ../nbs/13_results.ipynb #62015dfe

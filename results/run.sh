@@ -101,8 +101,10 @@ for m in ${@:-$defaults}; do
       *) echo "$setup $m: unknown run (${defaults// /, })"; exec 9>&-; continue ;;
     esac
   fi
+  # --ties item: every run in these folders was made with equal timestamps ordered by item id, before file order (RecBole's)
+  # became the default; new seeds must share their split until the reproduction under the papers' protocol replaces them
   cmd=(eulerrec train --model $model "${data[@]}" --data-dir $DATA "${proto[@]}" ${regime[@]+"${regime[@]}"} --epochs $EPOCHS --patience $patience --seed $SEED
-       --device $DEVICE --out $out --no-progress)
+       --ties item --device $DEVICE --out $out --no-progress)
   [ -n "${DRY:-}" ] && { echo "$setup $m seed $SEED: would run ${cmd[*]}$st"; exec 9>&-; continue; }
   mkdir -p $RESULTS/$dir
   echo "$setup $m seed $SEED: training (log $out.log)$st"

@@ -35,6 +35,7 @@ def test_protocol_flags_and_skips(tmp_path):
     assert '--dataset ml-1m' in out and '--max-len 200 --batch-size 28 --stride 50 --epochs 200 --patience 20' in out
     out = runner('ml-1m', 'sasrec', SEED='12345', **env).stdout
     assert '--dataset ml-1m --min-rating 3 --core 10' in out and '--max-len 50 --epochs 100' in out and '--seed 12345' in out
+    assert '--ties item ' in out   # these folders hold runs with ties by item id: a new seed shares their split
     assert '--device cpu ' in out and '--device cuda ' in runner('ml-1m', 'sasrec', DEVICE='cuda', **env).stdout   # CPU unless told
 
 

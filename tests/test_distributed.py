@@ -95,7 +95,7 @@ def test_ddp_run_dir_and_world_size(ddp_runs):
     "Rank 0 writes the usual run directory; metrics.json records the world size. EulerFormer's aux loss goes through DDP."
     for name in RUNS:
         run = ddp_runs/name
-        assert sorted(p.name for p in run.iterdir()) == ['best.pt', 'config.json', 'history.csv', 'last.pt', 'metrics.json']
+        assert sorted(p.name for p in run.iterdir()) == ['.lock', 'best.pt', 'config.json', 'history.csv', 'last.pt', 'metrics.json']
         m = json.loads((run/'metrics.json').read_text())
         assert m['world_size'] == 2 and m['epochs'] == 2 and 0 <= m['test']['NDCG@10'] <= 1
 

@@ -151,7 +151,7 @@ def aligned_config(max_len:int=50, core:int=5, seed:int=2020, epochs:int=200, pa
                 stopping_step=patience - 1,  # RecBole stops after stopping_step+1 epochs without improvement, eulerrec after patience
                 seed=seed, reproducibility=True, show_progress=False, metric_decimal_place=6, **extra)
 
-# %% ../nbs/12_recbole.ipynb #b8bf42c4
+# %% ../nbs/12_recbole.ipynb #247133b3
 def recbole_time_cast(config) -> str:
     "eulerrec's `time_cast` that compares timestamps as RecBole does under `config`: min-max scaled first if it normalises them, then float32."
     scaled = config['normalize_all'] or config['TIME_FIELD'] in (config['normalize_field'] or [])
@@ -173,17 +173,18 @@ def recbole_sequences(config) -> dict[str, tuple]:
     return {str(users[u[a]]): tuple(str(x) for x in items[np.r_[first[a], target[a:b]]])
             for a, b in zip(starts, np.r_[starts[1:], len(u)])}
 
-def split_differences(recbole:dict, data:SeqData) -> pd.DataFrame:
-    "One row per user of either split (original ids): in both?, and whether the test target, validation target and whole sequence agree."
+def split_differences(recbole:dict, data:SeqData, max_len:int=50) -> pd.DataFrame:
+    "One row per user of either split (original ids): in both?, and whether the test target, validation target, test input (last `max_len` items) and whole sequence agree."
     ours = {str(u): tuple(str(x) for x in data.item_ids[s]) for u, s in zip(data.user_ids, data.seqs)}
     rows = []
     for user in sorted(recbole.keys() | ours.keys(), key=lambda x: (len(x), x)):
         a, b = recbole.get(user), ours.get(user)
         both = a is not None and b is not None
-        rows.append(dict(user=user, in_both=both, test=both and a[-1] == b[-1], valid=both and a[-2] == b[-2], sequence=both and a == b))
+        rows.append(dict(user=user, in_both=both, test=both and a[-1] == b[-1], valid=both and a[-2] == b[-2],
+                         test_input=both and a[-1 - max_len:-1] == b[-1 - max_len:-1], sequence=both and a == b))
     return pd.DataFrame(rows).set_index('user')
 
-# %% ../nbs/12_recbole.ipynb #f43bf8d2
+# %% ../nbs/12_recbole.ipynb #2d64f4fb
 _ML1M_COLS = {'inter': ['user_id', 'item_id', 'rating', 'timestamp']}
 SPLIT_CASES = {  # name: (RecBole dataset ('ml-100k': RecBole's preset and bundled file), eulerrec source, RecBole filters, eulerrec `load` filters)
     'ML-100K, no filter': ('ml-100k', 'ml-100k', {}, dict(core=0)),
@@ -218,7 +219,9 @@ def compare_split(case:str, work_dir, data_dir=None) -> dict:
         data = load(source, data_dir=data_dir, verbose=False, time_cast=tc, **kw)
         d = split_differences(rb, data)
         out[label] = dict(users=len(d), only_one_pipeline=int((~d.in_both).sum()), test_target=int((~d.test).sum()),
-                          valid_target=int((~d.valid).sum()), sequence=int((~d.sequence).sum()), data_digest=data.digest())
+                          valid_target=int((~d.valid).sum()), test_input_50=int((~d.test_input).sum()),
+                          any_of_these=int((~(d.test & d.valid & d.test_input)).sum()), sequence=int((~d.sequence).sum()),
+                          data_digest=data.digest())
     return out
 
 def split_report(out=None, data_dir=None, cases=None) -> dict:

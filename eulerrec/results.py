@@ -14,7 +14,7 @@ from .train import LEGACY_DEFAULTS, read_json
 # %% auto #0
 __all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'SPLITS', 'run_dirs', 'read_run', 'metric_of', 'seed_runs',
            'history', 'run_status', 'unfinished_runs', 'models_in', 'run_table', 't_interval', 'seed_table',
-           'paired_seed_test', 'headline', 'variant_runs', 'plot_seeds', 'plot_curves']
+           'paired_seed_test', 'headline', 'variant_runs', 'plot_variants', 'plot_seeds', 'plot_curves']
 
 # %% ../nbs/13_results.ipynb #9b093d5e
 def run_dirs(root) -> list[tuple[str, int, Path]]:
@@ -218,6 +218,20 @@ def variant_runs(root, metrics=METRICS) -> pd.DataFrame:
                              **{f'{split} {k}': metric_of(r, split, k) for split in SPLITS for k in metrics},
                              epochs=r['epochs'], stopped=r['stopped']))
     return pd.DataFrame(rows)
+
+# %% ../nbs/13_results.ipynb #8d1baefe
+def plot_variants(values: pd.Series, ax=None, title: str | None = None, ylabel: str = '', random_prefix: str = 'random'):
+    "Plot `values` (× 100) indexed by variant: a marker per variant, variants named `random_prefix…` as grey dots over the band of their range."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(3.5, 3))
+    rnd = values[values.index.str.startswith(random_prefix)]
+    if len(rnd):
+        ax.axhspan(100 * rnd.min(), 100 * rnd.max(), color='0.9', label=f'range of {len(rnd)} {random_prefix} orders')
+        ax.plot(np.zeros(len(rnd)), 100 * rnd, 'o', color='0.5', ms=4)
+    for i, v in enumerate([v for v in values.index if v not in rnd.index], 1): ax.plot([i], [100 * values[v]], 'D', ms=7, label=v)
+    ax.set_xticks([]); ax.set_ylabel(ylabel); ax.legend(fontsize=6)
+    if title: ax.set_title(title, fontsize=9)
+    return ax
 
 # %% ../nbs/13_results.ipynb #62015dfe
 def plot_seeds(root, models, metric: str = 'NDCG@10', ax=None, title: str | None = None, split: str = 'test'):

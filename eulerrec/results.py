@@ -219,17 +219,19 @@ def variant_runs(root, metrics=METRICS) -> pd.DataFrame:
                              epochs=r['epochs'], stopped=r['stopped']))
     return pd.DataFrame(rows)
 
-# %% ../nbs/13_results.ipynb #8d1baefe
+# %% ../nbs/13_results.ipynb #e40a0a35
 def plot_variants(values: pd.Series, ax=None, title: str | None = None, ylabel: str = '', random_prefix: str = 'random'):
     "Plot `values` (× 100) indexed by variant: a marker per variant, variants named `random_prefix…` as grey dots over the band of their range."
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(3.5, 3))
     rnd = values[values.index.str.startswith(random_prefix)]
+    fixed = [v for v in values.index if v not in rnd.index]
     if len(rnd):
-        ax.axhspan(100 * rnd.min(), 100 * rnd.max(), color='0.9', label=f'range of {len(rnd)} {random_prefix} orders')
-        ax.plot(np.zeros(len(rnd)), 100 * rnd, 'o', color='0.5', ms=4)
-    for i, v in enumerate([v for v in values.index if v not in rnd.index], 1): ax.plot([i], [100 * values[v]], 'D', ms=7, label=v)
-    ax.set_xticks([]); ax.set_ylabel(ylabel); ax.legend(fontsize=6)
+        ax.axhspan(100 * rnd.min(), 100 * rnd.max(), color='0.9')
+        ax.plot(np.zeros(len(rnd)), 100 * rnd, 'o', color='0.5', ms=4, label=f'{len(rnd)} {random_prefix} orders')
+    for i, v in enumerate(fixed, 1): ax.plot([i], [100 * values[v]], 'D', ms=7, label=v)
+    ax.set_xticks(range(len(fixed) + 1), [f'{len(rnd)} {random_prefix}', *fixed], fontsize=7); ax.set_xlim(-0.6, len(fixed) + 0.6)
+    ax.set_ylabel(ylabel); ax.grid(axis='y', alpha=0.3)
     if title: ax.set_title(title, fontsize=9)
     return ax
 

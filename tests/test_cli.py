@@ -122,3 +122,18 @@ def test_results_plot_draws_every_run(tmp_path):
     assert f"plot written to {tmp_path/'fig'/'runs.png'}" in out, out
     img = matplotlib.image.imread(tmp_path/'fig'/'runs.png')
     assert img.shape[1] > 1000 and img[..., :3].std() > 0.05   # a wide figure with something drawn on it
+
+
+def test_every_trainconfig_field_has_a_flag():
+    "`eulerrec train` has a flag for every TrainConfig field (model_config: --set), each with a help line naming its default."
+    from dataclasses import fields
+    from eulerrec.cli import build_parser, train_config
+    from eulerrec.train import TrainConfig
+    train = build_parser()._subparsers._group_actions[0].choices['train']
+    actions = {a.dest: a for a in train._actions}
+    for f in fields(TrainConfig):
+        a = actions['set' if f.name == 'model_config' else f.name]
+        assert a.help and ('default' in a.help or a.const is True), (f.name, a.help)
+    assert train_config(train.parse_args([])) == TrainConfig()   # the flags' defaults are TrainConfig's
+    cfg = train_config(train.parse_args(['--weight-decay', '0.1', '--eval-batch-size', '64', '--ks', '1', '50', '--set', 'd=32']))
+    assert (cfg.weight_decay, cfg.eval_batch_size, cfg.ks, cfg.model_config) == (0.1, 64, (1, 50), {'d': 32})

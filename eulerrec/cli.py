@@ -142,7 +142,7 @@ def cmd_benchmark(a):
           + (f', {a.max_batches} timed batches per mode' if a.max_batches else ', full epochs'))
     benchmark_modes(data, a.model, a.max_len, a.batch_size, device, max_batches=a.max_batches)
 
-# %% ../nbs/09_cli.ipynb #829f4510
+# %% ../nbs/09_cli.ipynb #a28611a0
 def cmd_benchmark_long(a):
     from eulerrec.linear import length_benchmark, streaming_benchmark
     df = length_benchmark(lengths=a.lengths, models=a.models, batch_size=a.batch_size, repeats=a.repeats, threads=a.threads,
@@ -165,7 +165,8 @@ def cmd_results(a):
         tab = seed_table(a.dir, models, metrics=tuple(a.metrics), split=a.split)
         show = pd.DataFrame({'model': tab.index, 'seeds': tab.seeds, 'capped': tab.capped})
         for k in a.metrics:  # mean ± std over seeds, in %
-            show[k] = [f'{m:.2f} ± {s:.2f}' if n > 1 else (f'{m:.2f}' if n else '—') for m, s, n in zip(tab[k], tab[f'{k} std'], tab.seeds)]
+            show[k] = [f'{m:.2f} ± {s:.2f}' if n > 1 and s == s else (f'{m:.2f}' if n and m == m else '—')   # NaN: runs from before the metric existed
+                       for m, s, n in zip(tab[k], tab[f'{k} std'], tab.seeds)]
         print(f'{a.dir}: {a.split} metrics in %, mean ± std over seeds; capped = runs stopped by the epoch cap (a lower bound)')
         print(show.to_string(index=False))
         for m in [m for m in models if a.base and m != a.base]:

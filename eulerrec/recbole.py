@@ -184,7 +184,7 @@ def split_differences(recbole:dict, data:SeqData, max_len:int=50) -> pd.DataFram
                          test_input=both and a[-1 - max_len:-1] == b[-1 - max_len:-1], sequence=both and a == b))
     return pd.DataFrame(rows).set_index('user')
 
-# %% ../nbs/12_recbole.ipynb #2d64f4fb
+# %% ../nbs/12_recbole.ipynb #4ea132db
 _ML1M_COLS = {'inter': ['user_id', 'item_id', 'rating', 'timestamp']}
 SPLIT_CASES = {  # name: (RecBole dataset ('ml-100k': RecBole's preset and bundled file), eulerrec source, RecBole filters, eulerrec `load` filters)
     'ML-100K, no filter': ('ml-100k', 'ml-100k', {}, dict(core=0)),
@@ -201,7 +201,6 @@ SPLIT_CASES = {  # name: (RecBole dataset ('ml-100k': RecBole's preset and bundl
 def compare_split(case:str, work_dir, data_dir=None) -> dict:
     "Users whose split differs between RecBole and eulerrec in `SPLIT_CASES[case]`: with eulerrec's default order, and with RecBole's timestamps."
     require_recbole()
-    from recbole.config import Config
     rb_name, source, filters, kw = SPLIT_CASES[case]
     work = Path(work_dir)
     data_path = (Path(recbole.__file__).parent/'dataset_example' if rb_name == 'ml-100k'
@@ -209,9 +208,7 @@ def compare_split(case:str, work_dir, data_dir=None) -> dict:
     cd = dict(eval_args={'split': {'LS': 'valid_and_test'}, 'order': 'TO', 'group_by': 'user', 'mode': 'full'},
               MAX_ITEM_LIST_LENGTH=2, data_path=str(data_path), show_progress=False, train_neg_sample_args=None, **filters)   # only a sample's first item is read
     with _cwd(work):
-        argv, sys.argv = sys.argv, sys.argv[:1]
-        try: config = Config(model='SASRec', dataset=rb_name, config_dict=cd)
-        finally: sys.argv = argv
+        config = _config(model='SASRec', dataset=rb_name, config_dict=cd)
         rb = recbole_sequences(config)
     cast = recbole_time_cast(config)
     out = dict(case=case, recbole_dataset=rb_name, recbole_filters=filters, eulerrec_load=kw, recbole_time_cast=cast)
@@ -234,13 +231,20 @@ def split_report(out=None, data_dir=None, cases=None) -> dict:
     if out is not None: Path(out).parent.mkdir(parents=True, exist_ok=True); Path(out).write_text(json.dumps(res, indent=1))
     return res
 
-# %% ../nbs/12_recbole.ipynb #43522804
+# %% ../nbs/12_recbole.ipynb #ab7720aa
 @contextlib.contextmanager
 def _cwd(path):
     "Run the block in `path`: RecBole writes its log/ and log_tensorboard/ folders into the working directory."
     old = os.getcwd(); os.chdir(path)
     try: yield
     finally: os.chdir(old)
+
+def _config(**kw):
+    "RecBole's `Config(**kw)` without our command line (RecBole's Config also reads `--key=value` arguments from `sys.argv`)."
+    from recbole.config import Config
+    argv, sys.argv = sys.argv, sys.argv[:1]
+    try: return Config(**kw)
+    finally: sys.argv = argv
 
 def _tokens(ds, field, ids) -> np.ndarray: return ds.id2token(field, np.asarray(ids))
 
@@ -271,7 +275,7 @@ def versions() -> dict:
         except md.PackageNotFoundError: out[p] = None
     return out
 
-# %% ../nbs/12_recbole.ipynb #c0a55f87
+# %% ../nbs/12_recbole.ipynb #b02da274
 def run_recbole(model,                      # a wrapper class, or an eulerrec registry name (see `recbole_model`)
                 dataset='ml-100k',          # dataset name or file for `eulerrec.data.load_interactions`
                 config_dict:dict|None=None, # RecBole settings over `aligned_config()` (e.g. epochs, MAX_ITEM_LIST_LENGTH, eulerrec_config)
@@ -282,7 +286,6 @@ def run_recbole(model,                      # a wrapper class, or an eulerrec re
                 verbose:bool=False) -> dict:
     "Train and test `model` with RecBole's own data pipeline, `Trainer` and evaluator; returns the results (as in metrics.json)."
     require_recbole()
-    from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
     from recbole.utils import init_seed, init_logger
     t0, command = time.time(), ' '.join(shlex.quote(a) for a in sys.argv)
@@ -292,9 +295,7 @@ def run_recbole(model,                      # a wrapper class, or an eulerrec re
     cd = {**aligned_config(), 'data_path': str(work/'atomic'), 'checkpoint_dir': str(work/'saved'), **(config_dict or {})}
     history, marks = [], [time.time()]
     with _cwd(work):
-        argv, sys.argv = sys.argv, sys.argv[:1]   # RecBole's Config also reads `--key=value` from the command line: not ours
-        try: config = Config(model=cls, dataset=inter.parent.name, config_dict=cd)
-        finally: sys.argv = argv
+        config = _config(model=cls, dataset=inter.parent.name, config_dict=cd)
         init_seed(config['seed'], config['reproducibility'])
         logger = logging.getLogger()
         for h in logger.handlers[:]: logger.removeHandler(h)   # as RecBole's run_recbole: one log file per run

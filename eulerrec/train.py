@@ -21,11 +21,12 @@ from .models import build_model, model_class, SeqRecModel
 
 # %% auto #0
 __all__ = ['SEEN_POLICIES', 'SPLITS', 'LEGACY_DEFAULTS', 'CKPT_FORMAT', 'RESUME_KEYS', 'RESUMABLE_CHANGES', 'supervised_logits',
-           'sequence_loss', 'window_prefixes', 'context_table', 'seed_everything', 'resolve_device', 'evaluate',
-           'by_split', 'TrainConfig', 'git_commit', 'provenance', 'CheckpointError', 'save_checkpoint',
-           'load_checkpoint', 'read_json', 'require', 'load_weights', 'model_from_checkpoint', 'RunDirError',
-           'run_lock', 'check_same_run', 'train', 'DistEnv', 'dist_env', 'split_batch', 'shard_loss', 'LossStep',
-           'init_distributed', 'from_rank0', 'mean_over_ranks', 'metric_columns', 'metrics_table', 'epoch_cost']
+           'sequence_loss', 'window_prefixes', 'context_table', 'seed_everything', 'resolve_device',
+           'keep_freed_memory', 'evaluate', 'by_split', 'TrainConfig', 'git_commit', 'provenance', 'CheckpointError',
+           'save_checkpoint', 'load_checkpoint', 'read_json', 'require', 'load_weights', 'model_from_checkpoint',
+           'RunDirError', 'run_lock', 'check_same_run', 'train', 'DistEnv', 'dist_env', 'split_batch', 'shard_loss',
+           'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks', 'metric_columns', 'metrics_table',
+           'epoch_cost']
 
 # %% ../nbs/08_train.ipynb #d4a4d634
 def supervised_logits(model: SeqRecModel, items: torch.Tensor, targets: torch.Tensor):
@@ -82,6 +83,15 @@ def resolve_device(name: str = 'auto') -> torch.device:
     if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f'--device {name!r}: CUDA is not available on this machine')
     if dev.type == 'mps' and not torch.backends.mps.is_available(): raise ValueError(f'--device {name!r}: MPS is not available on this machine')
     return dev
+
+# %% ../nbs/08_train.ipynb #f06843e6
+def keep_freed_memory() -> bool:
+    "Make glibc reuse freed memory instead of returning large blocks to the system (True if applied; a no-op elsewhere)."
+    import ctypes, ctypes.util
+    if os.environ.get('EULERREC_KEEP_FREED_MEMORY') == '0' or platform.libc_ver()[0] != 'glibc': return False
+    libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4   # mallopt parameters from <malloc.h>
+    return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
 
 # %% ../nbs/08_train.ipynb #3458357b
 SEEN_POLICIES = ('ranked', 'excluded')  # items of the user's history: kept in the ranking (RecBole's default), or removed
@@ -307,7 +317,7 @@ def check_same_run(run: Path, cfg: 'TrainConfig'):
         diff = ', '.join(f'{k}: {a.get(k)!r} there, {b.get(k)!r} here' for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k))
         raise RunDirError(f'{run} holds a run of a different configuration ({diff}); use another --out, or delete that directory')
 
-# %% ../nbs/08_train.ipynb #511bf1d2
+# %% ../nbs/08_train.ipynb #1653773c
 def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True) -> dict:
     "Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`). Under torchrun: one DDP rank."
     de = dist_env()
@@ -322,6 +332,7 @@ def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEn
 
 def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEnv) -> dict:
     t0 = time.time()
+    keep_freed_memory()
     run = cfg.run_dir()
     say = print if verbose else (lambda *a, **k: None)
     prov = provenance(cfg, device, de.world)  # taken at the start: the code that runs, not the code present when it ends
@@ -498,13 +509,14 @@ def metrics_table(*run_dirs, split: str = 'test', ks=(5, 10, 20)) -> pd.DataFram
         rows.append(dict(model=m['model'], dataset=m['dataset'], **metric_columns(m.get(split), ks)))
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_train.ipynb #e9a9bab4
+# %% ../nbs/08_train.ipynb #31dbafcf
 def epoch_cost(cfg: TrainConfig, data: SeqData | None = None,
                batches: int = 5,          # timed training steps (after one warm-up step)
                threads: int | None = 1    # torch threads while timing (None: leave as is)
               ) -> dict:
     "Median time of a training step of `cfg` and the training time of one epoch extrapolated from it (no evaluation)."
     if batches < 1: raise ValueError(f'epoch_cost: batches={batches}, expected >= 1')
+    keep_freed_memory()
     old = torch.get_num_threads()
     if threads: torch.set_num_threads(threads)
     try:

@@ -22,11 +22,11 @@ from .models import build_model, model_class, SeqRecModel
 # %% auto #0
 __all__ = ['SEEN_POLICIES', 'SPLITS', 'LEGACY_DEFAULTS', 'CKPT_FORMAT', 'RESUME_KEYS', 'RESUMABLE_CHANGES', 'supervised_logits',
            'sequence_loss', 'window_prefixes', 'context_table', 'seed_everything', 'resolve_device',
-           'keep_freed_memory', 'evaluate', 'by_split', 'TrainConfig', 'git_commit', 'provenance', 'CheckpointError',
-           'save_checkpoint', 'load_checkpoint', 'read_json', 'require', 'load_weights', 'model_from_checkpoint',
-           'RunDirError', 'run_lock', 'check_same_run', 'train', 'DistEnv', 'dist_env', 'split_batch', 'shard_loss',
-           'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks', 'metric_columns', 'metrics_table',
-           'epoch_cost']
+           'keep_freed_memory', 'free_cores', 'evaluate', 'by_split', 'TrainConfig', 'git_commit', 'provenance',
+           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'read_json', 'require', 'load_weights',
+           'model_from_checkpoint', 'RunDirError', 'run_lock', 'check_same_run', 'train', 'DistEnv', 'dist_env',
+           'split_batch', 'shard_loss', 'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks',
+           'metric_columns', 'metrics_table', 'epoch_cost']
 
 # %% ../nbs/08_train.ipynb #d4a4d634
 def supervised_logits(model: SeqRecModel, items: torch.Tensor, targets: torch.Tensor):
@@ -92,6 +92,25 @@ def keep_freed_memory() -> bool:
     libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
     M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4   # mallopt parameters from <malloc.h>
     return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+
+# %% ../nbs/08_train.ipynb #7d062e49
+def _cpu_quota() -> int | None:
+    "CPUs allowed by a cgroup v2 quota (`cpu.max`), if one is set."
+    try: quota, period = Path('/sys/fs/cgroup/cpu.max').read_text().split()
+    except (OSError, ValueError): return None
+    return None if quota == 'max' else max(1, int(int(quota) / int(period)))
+
+def free_cores(samples: int = 5, interval: float = 0.02) -> int:
+    "CPUs this process may use that no other runnable task is using now (at least 1)."
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    cpus = min(cpus, _cpu_quota() or cpus)
+    busy = 0
+    for i in range(samples):
+        try: running = int(Path('/proc/loadavg').read_text().split()[3].split('/')[0])
+        except (OSError, ValueError, IndexError): return cpus   # not Linux: no count to go by
+        busy = max(busy, running - 1)
+        if i + 1 < samples: time.sleep(interval)
+    return max(1, cpus - busy)
 
 # %% ../nbs/08_train.ipynb #3458357b
 SEEN_POLICIES = ('ranked', 'excluded')  # items of the user's history: kept in the ranking (RecBole's default), or removed
@@ -317,20 +336,22 @@ def check_same_run(run: Path, cfg: 'TrainConfig'):
         diff = ', '.join(f'{k}: {a.get(k)!r} there, {b.get(k)!r} here' for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k))
         raise RunDirError(f'{run} holds a run of a different configuration ({diff}); use another --out, or delete that directory')
 
-# %% ../nbs/08_train.ipynb #1653773c
-def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True) -> dict:
-    "Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`). Under torchrun: one DDP rank."
-    de = dist_env()
-    if not de.active: return _train(cfg, data, resume, progress, verbose, resolve_device(cfg.device), de)
-    return _train(cfg, data, resume, progress and de.main, verbose and de.main, init_distributed(de, resolve_device(cfg.device)), de)
+# %% ../nbs/08_train.ipynb #7dd037c8
+def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True,
+          deadline: float | None = None) -> dict | None:
+    """Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`). Under torchrun: one DDP rank.
+    `deadline` (seconds from now): stop at the end of an epoch when the next would not end in time, and return None (`last.pt` continues it)."""
+    de, end = dist_env(), None if deadline is None else time.time() + deadline
+    if not de.active: return _train(cfg, data, resume, progress, verbose, resolve_device(cfg.device), de, end)
+    return _train(cfg, data, resume, progress and de.main, verbose and de.main, init_distributed(de, resolve_device(cfg.device)), de, end)
 
-def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEnv) -> dict:
-    if not de.main: return _train_locked(cfg, data, resume, progress, verbose, device, de)   # rank 0 owns the run directory
+def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEnv, end) -> dict | None:
+    if not de.main: return _train_locked(cfg, data, resume, progress, verbose, device, de, end)   # rank 0 owns the run directory
     with run_lock(cfg.run_dir()):
         check_same_run(cfg.run_dir(), cfg)
-        return _train_locked(cfg, data, resume, progress, verbose, device, de)
+        return _train_locked(cfg, data, resume, progress, verbose, device, de, end)
 
-def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEnv) -> dict:
+def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEnv, end) -> dict | None:
     t0 = time.time()
     keep_freed_memory()
     run = cfg.run_dir()
@@ -379,6 +400,9 @@ def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de:
         if de.active: step = DistributedDataParallel(LossStep(model), device_ids=[device.index] if device.type == 'cuda' else None)
         for epoch in range(start, cfg.epochs):
             if from_rank0(wait >= cfg.patience, de): break
+            if from_rank0(end is not None and epoch > start and time.time() + epoch_s > end, de):  # the last epoch's time, evaluation included
+                say(f'stopped for the deadline: epoch {epoch} would end after it; {last} holds the run up to epoch {epoch - 1}, and the same command continues it')
+                return None
             te = time.time(); model.train(); loader.set_epoch(epoch)
             if de.active: torch.manual_seed(_rank_seed(cfg.seed, epoch, de.rank))  # independent dropout masks per rank
             total, n = 0.0, 0
@@ -410,6 +434,7 @@ def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de:
             save_checkpoint(last, config=json.loads(json.dumps(asdict(cfg))), model_state=model.state_dict(), optim_state=opt.state_dict(),
                             rng_cpu=torch.get_rng_state(), **({'rng_cuda': torch.cuda.get_rng_state()} if device.type == 'cuda' else {}),
                             history=history, best=best, best_epoch=best_epoch, wait=wait, epoch=epoch, processes=earlier + [this(epoch)])
+            epoch_s = time.time() - te
         if de.main: load_weights(model, load_checkpoint(run/'best.pt', map_location=device), run/'best.pt')
     res = None
     if de.main:

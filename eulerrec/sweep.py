@@ -144,7 +144,7 @@ def run_state(cfg: TrainConfig) -> tuple[str, str]:
     if not (d/'last.pt').is_file(): return 'done', f"{r['stopped']}; no last.pt to continue from"
     return 'continue', f"{r['stopped']}, the protocol allows {cfg.epochs}"
 
-# %% ../nbs/09b_sweep.ipynb #40c53095
+# %% ../nbs/09b_sweep.ipynb #a39e04c4
 @dataclass
 class Planned:
     "One run of a protocol and what the sweep will do with it."
@@ -164,8 +164,8 @@ def plan(protocol, runs=None, seeds=None, results='results', data_dir=None, **ov
     unknown = set(runs or ()) - set(p.runs) - set(p.variants)
     if unknown: raise ValueError(f'{p.name}: no run {sorted(unknown)} (its runs: {", ".join(p.runs)})')
     out = []
-    for r in runs or p.runs:
-        for s in seeds or p.seeds:
+    for s in seeds or p.seeds:   # seed by seed: the first seed of every run finishes first, ready for a paired comparison
+        for r in runs or p.runs:
             cfg = p.train_config(r, s, results, data_dir, **overrides)
             out.append(Planned(p.name, r, int(s), *run_state(cfg), cfg))
     return out

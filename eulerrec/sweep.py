@@ -170,7 +170,7 @@ def plan(protocol, runs=None, seeds=None, results='results', data_dir=None, **ov
             out.append(Planned(p.name, r, int(s), *run_state(cfg), cfg))
     return out
 
-# %% ../nbs/09b_sweep.ipynb #daaffed9
+# %% ../nbs/09b_sweep.ipynb #6bade3a5
 def _command(cfg: TrainConfig, deadline: float | None) -> list[str]:
     exe = shutil.which('eulerrec', path=str(Path(sys.executable).parent)) or shutil.which('eulerrec')
     head = [exe] if exe else [sys.executable, '-m', 'eulerrec.cli']   # a copy of the tree without an install (a GPU machine)
@@ -181,12 +181,13 @@ def sweep(todo: list[Planned], jobs: int = 1, deadline: float | None = None, thr
     "Train the runs of `todo` that are to do, `jobs` at a time, until done or `deadline` (seconds from now); one dict per run started."
     if jobs < 1: raise ValueError(f'jobs={jobs}: expected >= 1')
     end = None if deadline is None else time.time() + deadline
+    margin = None if deadline is None else min(60, deadline / 10)   # no run starts this close to the deadline
     threads = threads or max(1, free_cores() // jobs)
     queue, running, done = [p for p in todo if p.todo], {}, []
     say(f'{len(queue)} run(s) to train, {jobs} at a time, {threads} thread(s) each' + (f', until {deadline:.0f} s from now' if end else ''))
     try:
         while queue or running:
-            while queue and len(running) < jobs and (end is None or end - time.time() > 60):
+            while queue and len(running) < jobs and (end is None or end - time.time() > margin):
                 p = queue.pop(0)
                 if (st := run_state(p.config))[0] not in TODO_STATES:   # another sweep got there since the plan was made
                     say(f'{p.run} seed {p.seed}: {st[0]} ({st[1]})'); continue
@@ -206,7 +207,7 @@ def sweep(todo: list[Planned], jobs: int = 1, deadline: float | None = None, thr
             if end is not None and time.time() >= end and running:
                 say(f'deadline: stopping {len(running)} run(s); their last.pt holds the last finished epoch')
                 _stop(list(running)); continue
-            if end is not None and not running and queue and end - time.time() <= 60: say(f'deadline: {len(queue)} run(s) not started'); break
+            if end is not None and not running and queue and end - time.time() <= margin: say(f'deadline: {len(queue)} run(s) not started'); break
             time.sleep(0.5)
     finally: _stop(list(running))   # an interrupted sweep (Ctrl-C) leaves no training behind
     return done
@@ -219,7 +220,7 @@ def _stop(procs, grace: float = 20):
         try: p.wait(max(t - time.time(), 0.1))
         except subprocess.TimeoutExpired: os.killpg(p.pid, signal.SIGKILL); p.wait()
 
-# %% ../nbs/09b_sweep.ipynb #34fcaf22
+# %% ../nbs/09b_sweep.ipynb #d93b9159
 def _made_by(d: Path) -> dict:
     m = read_run(d) or {}
     c = read_json(d/'config.json') if (d/'config.json').is_file() else {}
@@ -227,11 +228,11 @@ def _made_by(d: Path) -> dict:
                 commit=(m.get('git_commit') or '')[:12] + ('+dirty' if str(m.get('git_commit', '')).endswith('+dirty') else ''))
 
 def status(protocols=None, results='results') -> 'pd.DataFrame':
-    "One row per run of `protocols` (default: all): protocol, run, seed, state, detail, ties, time_cast, commit."
+    "One row per run of `protocols` (names or `Protocol`s; default: all): protocol, run, seed, state, detail, ties, time_cast, commit."
     import pandas as pd
     rows = []
-    for name in protocols or PROTOCOLS:
-        for p in plan(name, results=results):
+    for proto in protocols or PROTOCOLS:
+        for p in plan(proto, results=results):
             d = p.config.run_dir()
             rows.append(dict(protocol=p.protocol, run=p.run, seed=p.seed, state=p.state, detail=p.detail,
                              **(_made_by(d) if d.is_dir() else dict(ties='', time_cast='', commit=''))))
@@ -239,13 +240,14 @@ def status(protocols=None, results='results') -> 'pd.DataFrame':
 
 def write_status(path='results/STATUS.md', protocols=None, results='results') -> 'pd.DataFrame':
     "Write `status` as markdown, a section per protocol with its counts; returns the table."
+    protocols = [p if isinstance(p, Protocol) else get_protocol(p) for p in protocols or PROTOCOLS]
     df = status(protocols, results)
     lines = ['# Status of the runs', '', f'Written by `eulerrec sweep --status` from the run directories under `{results}/`; '
              'done: finished (early stop, or the epoch cap); new: not yet run; resume: interrupted, continues from its last.pt.', '']
-    for name, g in df.groupby('protocol', sort=False):
-        p = get_protocol(name)
+    for p in protocols:
+        g = df[df.protocol == p.name]
         counts = ', '.join(f'{n} {s}' for s, n in g.state.value_counts().items())
-        lines += [f'## {name}', '', f'{p.about}. Runs in `{results}/{p.folder}/`; read by {", ".join(p.read_by) or "—"}. {counts}.', '',
+        lines += [f'## {p.name}', '', f'{p.about}. Runs in `{results}/{p.folder}/`; read by {", ".join(p.read_by) or "—"}. {counts}.', '',
                   '| run | seed | state | detail | ties | time_cast | commit |', '|---|---|---|---|---|---|---|']
         lines += [f'| {r.run} | {r.seed} | {r.state} | {r.detail} | {r.ties} | {r.time_cast} | {r.commit} |' for r in g.itertuples()]
         lines.append('')

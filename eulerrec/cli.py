@@ -210,7 +210,7 @@ def cmd_sweep(a):
 def cmd_models(a):
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #ee6215c8
+# %% ../nbs/09_cli.ipynb #daddbbb9
 def _positive(s:str) -> int:
     "argparse type: an int >= 1 (a count, a length, a batch size)."
     try: v = int(s)
@@ -261,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='stop after this many epochs without a better validation NDCG@10 (default %(default)s)')
     t.add_argument('--seed', type=int, default=d.seed, help='seeds torch, numpy, random and the batch order (default %(default)s)')
     t.add_argument('--device', default=d.device, help='auto, cpu, cuda[:N] or mps (default %(default)s)')
+    t.add_argument('--threads', type=_positive, help='torch threads (default: $OMP_NUM_THREADS if set, else the cores free at the start)')
     t.add_argument('--eval-batch-size', type=_positive, default=d.eval_batch_size, help='users per evaluation batch (default %(default)s)')
     t.add_argument('--ks', type=_positive, nargs='+', default=list(d.ks), metavar='K', help='metric cut-offs of HR/NDCG/MRR@K (default %(default)s)')
     t.add_argument('--mode', default=d.mode, choices=['auto', 'all', 'last'],

@@ -22,10 +22,10 @@ from .models import build_model, model_class, SeqRecModel
 # %% auto #0
 __all__ = ['SEEN_POLICIES', 'SPLITS', 'LEGACY_DEFAULTS', 'CKPT_FORMAT', 'RESUME_KEYS', 'RESUMABLE_CHANGES', 'supervised_logits',
            'sequence_loss', 'window_prefixes', 'context_table', 'seed_everything', 'resolve_device',
-           'keep_freed_memory', 'free_cores', 'evaluate', 'by_split', 'TrainConfig', 'git_commit', 'provenance',
-           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'read_json', 'require', 'load_weights',
-           'model_from_checkpoint', 'RunDirError', 'run_lock', 'check_same_run', 'train', 'DistEnv', 'dist_env',
-           'split_batch', 'shard_loss', 'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks',
+           'keep_freed_memory', 'free_cores', 'choose_threads', 'evaluate', 'by_split', 'TrainConfig', 'git_commit',
+           'provenance', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'read_json', 'require',
+           'load_weights', 'model_from_checkpoint', 'RunDirError', 'run_lock', 'check_same_run', 'train', 'DistEnv',
+           'dist_env', 'split_batch', 'shard_loss', 'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks',
            'metric_columns', 'metrics_table', 'epoch_cost']
 
 # %% ../nbs/08_train.ipynb #d4a4d634
@@ -112,6 +112,14 @@ def free_cores(samples: int = 5, interval: float = 0.02) -> int:
         if i + 1 < samples: time.sleep(interval)
     return max(1, cpus - busy)
 
+# %% ../nbs/08_train.ipynb #40b2754f
+def choose_threads(requested: int | None = None) -> tuple[int, str]:
+    "Torch threads for a run, and why: `requested`, else $OMP_NUM_THREADS, else the free cores (at most torch's default)."
+    if requested: return requested, 'as asked'
+    if os.environ.get('OMP_NUM_THREADS'): return torch.get_num_threads(), '$OMP_NUM_THREADS'
+    free = free_cores()
+    return min(free, torch.get_num_threads()), f'{free} free core(s) of {len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}'
+
 # %% ../nbs/08_train.ipynb #3458357b
 SEEN_POLICIES = ('ranked', 'excluded')  # items of the user's history: kept in the ranking (RecBole's default), or removed
 
@@ -143,7 +151,7 @@ def by_split(both: dict) -> dict:
     "metrics.json's `SPLITS` from `{'valid': evaluate(...), 'test': evaluate(...)}`: seen items ranked as `valid`, `test`; excluded as `*_seen_excluded`."
     return {s: both[s]['ranked'] for s in both} | {f'{s}_seen_excluded': both[s]['excluded'] for s in both}
 
-# %% ../nbs/08_train.ipynb #c8b4bb4f
+# %% ../nbs/08_train.ipynb #47d312f0
 @dataclass
 class TrainConfig:
     "Everything that defines a training run."
@@ -162,6 +170,7 @@ class TrainConfig:
     patience: int = 10  # early stopping: epochs without a better validation NDCG@10
     seed: int = 2020  # seeds torch/numpy/random and the loaders' shuffling
     device: str = 'auto'  # auto | cpu | cuda | mps
+    threads: int | None = None  # torch threads (None: `choose_threads` decides: $OMP_NUM_THREADS, else the free cores)
     mode: str = 'auto'  # all | last | auto (the model's own train_mode)
     eval_batch_size: int = 512
     ks: tuple = (5, 10, 20)  # metric cut-offs
@@ -172,9 +181,9 @@ class TrainConfig:
     out: str | None = None  # run directory (default runs/<model>-<dataset>-seed<seed>)
 
     def __post_init__(self):  # bad values fail here, before any data is loaded or anything is written
-        ints = ('core', 'max_len', 'epochs', 'batch_size', 'stride', 'epoch_steps', 'patience', 'eval_batch_size')
+        ints = ('core', 'max_len', 'epochs', 'batch_size', 'stride', 'epoch_steps', 'patience', 'eval_batch_size', 'threads')
         check_ints(0, core=self.core)  # 0 (or 1): no filtering
-        check_ints(1, optional=('stride', 'epoch_steps'), **{k: getattr(self, k) for k in ints[1:]})
+        check_ints(1, optional=('stride', 'epoch_steps', 'threads'), **{k: getattr(self, k) for k in ints[1:]})
         for k in ints:  # a numpy int is welcome; config.json holds a plain int
             if getattr(self, k) is not None: setattr(self, k, int(getattr(self, k)))
         if not (math.isfinite(self.lr) and self.lr > 0): raise ValueError(f'lr={self.lr!r}: expected a finite learning rate > 0')
@@ -272,7 +281,7 @@ def model_from_checkpoint(name: str, state: dict, path, device='cpu') -> SeqRecM
         raise CheckpointError(f'{path}: does not hold a {name!r} model ({type(e).__name__}: {(str(e).splitlines() or [""])[0][:200]})') from None
     return load_weights(model, state, path)
 
-# %% ../nbs/08_train.ipynb #71f1d372
+# %% ../nbs/08_train.ipynb #0cb60614
 def _make_loader(data: SeqData, cfg: TrainConfig, mode: str):
     if mode == 'all': return WindowLoader(data.train_seqs, cfg.max_len, cfg.batch_size, shuffle=True, seed=cfg.seed, stride=cfg.stride)
     if mode == 'last': return PrefixLoader(data.train_seqs, cfg.max_len, cfg.batch_size, shuffle=True, seed=cfg.seed)
@@ -295,7 +304,7 @@ def _update(opt, loss: torch.Tensor, epoch: int):
     if not torch.isfinite(loss): raise FloatingPointError(f'epoch {epoch}: loss is {loss.item()} (try a smaller --lr)')
     opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
 
-RESUMABLE_CHANGES = ('epochs', 'out', 'data_dir', 'device')  # a run may be resumed with these changed (e.g. train longer)
+RESUMABLE_CHANGES = ('epochs', 'out', 'data_dir', 'device', 'threads')  # a run may be resumed with these changed (e.g. train longer)
 
 def _resume_key(cfg: dict) -> dict:
     "What must match to resume; a key the checkpoint lacks (added to TrainConfig later) counts as its default."
@@ -336,22 +345,26 @@ def check_same_run(run: Path, cfg: 'TrainConfig'):
         diff = ', '.join(f'{k}: {a.get(k)!r} there, {b.get(k)!r} here' for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k))
         raise RunDirError(f'{run} holds a run of a different configuration ({diff}); use another --out, or delete that directory')
 
-# %% ../nbs/08_train.ipynb #7dd037c8
+# %% ../nbs/08_train.ipynb #9129a9e4
 def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True,
           deadline: float | None = None) -> dict | None:
     """Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`). Under torchrun: one DDP rank.
     `deadline` (seconds from now): stop at the end of an epoch when the next would not end in time, and return None (`last.pt` continues it)."""
     de, end = dist_env(), None if deadline is None else time.time() + deadline
-    if not de.active: return _train(cfg, data, resume, progress, verbose, resolve_device(cfg.device), de, end)
-    return _train(cfg, data, resume, progress and de.main, verbose and de.main, init_distributed(de, resolve_device(cfg.device)), de, end)
+    before, (threads, why) = torch.get_num_threads(), choose_threads(cfg.threads)
+    torch.set_num_threads(threads)
+    try:
+        if not de.active: return _train(cfg, data, resume, progress, verbose, resolve_device(cfg.device), de, end, why)
+        return _train(cfg, data, resume, progress and de.main, verbose and de.main, init_distributed(de, resolve_device(cfg.device)), de, end, why)
+    finally: torch.set_num_threads(before)
 
-def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEnv, end) -> dict | None:
-    if not de.main: return _train_locked(cfg, data, resume, progress, verbose, device, de, end)   # rank 0 owns the run directory
+def _train(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEnv, end, why) -> dict | None:
+    if not de.main: return _train_locked(cfg, data, resume, progress, verbose, device, de, end, why)   # rank 0 owns the run directory
     with run_lock(cfg.run_dir()):
         check_same_run(cfg.run_dir(), cfg)
-        return _train_locked(cfg, data, resume, progress, verbose, device, de, end)
+        return _train_locked(cfg, data, resume, progress, verbose, device, de, end, why)
 
-def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEnv, end) -> dict | None:
+def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de: DistEnv, end, why) -> dict | None:
     t0 = time.time()
     keep_freed_memory()
     run = cfg.run_dir()
@@ -374,7 +387,7 @@ def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de:
                           f'ask for at least {st["epoch"] + 1} to continue it, or use another --out')
     if de.main: _atomic_write(run/'config.json', json.dumps(asdict(cfg), indent=1).encode())
     say(f'{cfg.model} on {data.name}: {data.n_users} users, {data.n_items} items; {sum(p.numel() for p in model.parameters()):,} parameters; '
-        f'device {device}; mode {mode}; run dir {run}' + (f'; {de.world} processes' if de.active else ''))
+        f'device {device} ({torch.get_num_threads()} thread(s): {why}); mode {mode}; run dir {run}' + (f'; {de.world} processes' if de.active else ''))
     history, best, best_epoch, start, wait, earlier = [], -1.0, 0, 0, 0, []
     valid, test = data.valid, data.test
     this = lambda last_epoch: dict(command=prov['command'], git_commit=prov['git_commit'], started=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(t0)),

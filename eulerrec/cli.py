@@ -141,7 +141,7 @@ def cmd_benchmark(a):
           + (f', {a.max_batches} timed batches per mode' if a.max_batches else ', full epochs'))
     benchmark_modes(data, a.model, a.max_len, a.batch_size, device, max_batches=a.max_batches)
 
-# %% ../nbs/09_cli.ipynb #f5a516bd
+# %% ../nbs/09_cli.ipynb #c3b68377
 def cmd_benchmark_long(a):
     from eulerrec.linear import length_benchmark, streaming_benchmark
     df = length_benchmark(lengths=a.lengths, models=a.models, batch_size=a.batch_size, repeats=a.repeats, threads=a.threads,
@@ -153,37 +153,47 @@ def cmd_benchmark_long(a):
         print(f"streaming L={a.stream_len}, {B} stream(s): " + ', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in r.items()))
 
 def cmd_results(a):
+    from eulerrec.results import run_folders
+    folders = run_folders(a.dir)   # a folder of runs, or one per setup below it (`runs/`, as `eulerrec train` writes them)
+    if not folders: raise FileNotFoundError(f'{a.dir}: no run directories (expected <model>-seed<S>/ here or in folders below)')
+    if a.plot and len(folders) > 1: raise ValueError(f'--plot: {a.dir} holds {len(folders)} setups; name one ({", ".join(f.name for f in folders)})')
+    for i, folder in enumerate(folders):
+        if i: print()
+        _results_of(a, folder, alone=len(folders) == 1)
+
+def _results_of(a, folder, alone: bool):
     from eulerrec.results import models_in, unfinished_runs, seed_table, paired_seed_test
-    finished = models_in(a.dir)
+    finished = models_in(folder)
     models = a.models or finished
-    unfinished = unfinished_runs(a.dir, a.models)  # still training, or interrupted (resumes from its last.pt)
-    if not finished and not unfinished: raise FileNotFoundError(f'{a.dir}: no finished runs (expected <model>-seed<S>/metrics.json)')
+    unfinished = unfinished_runs(folder, a.models)  # still training, or interrupted (resumes from its last.pt)
+    if not finished and not unfinished and alone: raise FileNotFoundError(f'{folder}: no finished runs (expected <model>-seed<S>/metrics.json)')
     if a.base and a.base not in finished:
-        raise ValueError(f'--base {a.base!r}: no finished run of it in {a.dir} (finished: {", ".join(finished) or "none"})')
+        if alone: raise ValueError(f'--base {a.base!r}: no finished run of it in {folder} (finished: {", ".join(finished) or "none"})')
+        print(f'{folder}: no finished run of {a.base} to compare with')
     if finished:
-        tab = seed_table(a.dir, models, metrics=tuple(a.metrics), split=a.split)
+        tab = seed_table(folder, models, metrics=tuple(a.metrics), split=a.split)
         show = pd.DataFrame({'model': tab.index, 'seeds': tab.seeds, 'capped': tab.capped})
         for k in a.metrics:  # mean ± std over seeds, in %
             show[k] = [f'{m:.2f} ± {s:.2f}' if n > 1 and s == s else (f'{m:.2f}' if n and m == m else '—')   # NaN: runs from before the metric existed
                        for m, s, n in zip(tab[k], tab[f'{k} std'], tab.seeds)]
-        print(f'{a.dir}: {a.split} metrics in %, mean ± std over seeds; capped = runs stopped by the epoch cap (a lower bound)')
+        print(f'{folder}: {a.split} metrics in %, mean ± std over seeds; capped = runs stopped by the epoch cap (a lower bound)')
         print(show.to_string(index=False))
-        for m in [m for m in models if a.base and m != a.base]:
-            t = paired_seed_test(a.dir, m, a.base, a.metrics[0], a.split)
+        for m in [m for m in models if a.base in finished and m != a.base]:
+            t = paired_seed_test(folder, m, a.base, a.metrics[0], a.split)
             if t['seeds']: print(f"{m} vs {a.base}: {a.metrics[0]} {t['diff']:+.2f} pts ({100 * t['rel']:+.1f}%) over {t['seeds']} common seed(s), "
                                  f"better in {t['wins']}" + (f", paired t-test p = {t['p']:.3f}" if t['seeds'] > 1 else ''))
     for name, st in unfinished.items(): print(f'{name}: {st}')
-    if a.plot: _plot_results(a, models)
+    if a.plot: _plot_results(a, folder, models)
 
-def _plot_results(a, models):
+def _plot_results(a, folder, models):
     "Save a figure beside the table: the first metric over seeds, and the validation curves of every run (finished or not)."
     from matplotlib.figure import Figure   # no pyplot: works without a display, and leaves a notebook's figures alone
     from eulerrec.results import plot_seeds, plot_curves, run_dirs
-    every = a.models or list(dict.fromkeys(m for m, _, _ in run_dirs(a.dir)))
+    every = a.models or list(dict.fromkeys(m for m, _, _ in run_dirs(folder)))
     fig = Figure(figsize=(1.2 * len(models) + 11, 3.8), layout='constrained')
     left, right = fig.subplots(1, 2, width_ratios=[1.2 * len(models) + 2, 9])
-    plot_seeds(a.dir, models, a.metrics[0], ax=left, split=a.split, title=f'{a.split} {a.metrics[0]} over seeds')
-    plot_curves(a.dir, every, f'valid_{a.metrics[0]}', ax=right, title='validation curves')
+    plot_seeds(folder, models, a.metrics[0], ax=left, split=a.split, title=f'{a.split} {a.metrics[0]} over seeds')
+    plot_curves(folder, every, f'valid_{a.metrics[0]}', ax=right, title='validation curves')
     Path(a.plot).parent.mkdir(parents=True, exist_ok=True); fig.savefig(a.plot, dpi=110)
     print(f'plot written to {a.plot}')
 
@@ -210,7 +220,7 @@ def cmd_sweep(a):
 def cmd_models(a):
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #daddbbb9
+# %% ../nbs/09_cli.ipynb #8a6a1f78
 def _positive(s:str) -> int:
     "argparse type: an int >= 1 (a count, a length, a batch size)."
     try: v = int(s)
@@ -270,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='select the best epoch with history items removed from the ranking (default: ranked, as RecBole); both are reported')
     _order_args(t, d)
     t.add_argument('--set', action='append', metavar='KEY=VALUE', help="override a model config value, repeatable (default: the model's own config, `eulerrec models`)")
-    t.add_argument('--out', help='run directory (default runs/<model>-<dataset>-seed<seed>)')
+    t.add_argument('--out', help='run directory (default runs/<setup>/<model>-seed<seed>: the dataset and the settings that differ from the defaults)')
     t.add_argument('--restart', action='store_true', help='ignore an existing last.pt instead of resuming from it')
     t.add_argument('--no-progress', action='store_true', help='no progress bars')
     t.add_argument('--deadline', type=float, metavar='SECONDS', help='stop at the end of an epoch when the next would end more than '
@@ -311,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     bl.set_defaults(func=cmd_benchmark_long)
 
     r = sub.add_parser('results', help='mean ± std over seeds of the finished runs in a folder; paired test against a base model')
-    r.add_argument('dir', help='a folder of run directories <model>-seed<S>, e.g. results/positional/ml-100k')
+    r.add_argument('dir', help='a folder of run directories <model>-seed<S> (e.g. results/positional/ml-100k), or a folder of such folders (runs/: one per setup)')
     r.add_argument('--models', nargs='+', help='models to show (default: every model with a finished run)')
     r.add_argument('--base', help='compare every other model with this one, seed by seed (paired t-test)')
     r.add_argument('--metrics', nargs='+', default=['NDCG@10', 'HR@10', 'MRR@10'], help='columns, as in metrics.json (default %(default)s)')

@@ -12,15 +12,21 @@ from scipy import stats
 from .train import LEGACY_DEFAULTS, SPLITS, read_json
 
 # %% auto #0
-__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'run_dirs', 'read_run', 'metric_of', 'seed_runs', 'history',
-           'run_status', 'unfinished_runs', 'models_in', 'run_table', 't_interval', 'seed_table', 'paired_seed_test',
-           'headline', 'variant_runs', 'plot_variants', 'plot_seeds', 'plot_curves']
+__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'run_dirs', 'run_folders', 'read_run', 'metric_of', 'seed_runs',
+           'history', 'run_status', 'unfinished_runs', 'models_in', 'run_table', 't_interval', 'seed_table',
+           'paired_seed_test', 'headline', 'variant_runs', 'plot_variants', 'plot_seeds', 'plot_curves']
 
-# %% ../nbs/13_results.ipynb #9b093d5e
+# %% ../nbs/13_results.ipynb #31783f8b
 def run_dirs(root) -> list[tuple[str, int, Path]]:
     "Every run directory `root/<model>-seed<S>`, finished or not, as (model, seed, path), sorted by model then seed."
     return sorted((mt[1], int(mt[2]), d) for d in Path(root).glob('*-seed*')
                   if d.is_dir() and (mt := re.fullmatch(r'(.+)-seed(\d+)', d.name)))
+
+def run_folders(root) -> list[Path]:
+    "`root` if it holds run directories `<model>-seed<S>`, else every folder below it that does (e.g. `runs/`, a folder per setup), sorted."
+    root = Path(root)
+    if run_dirs(root): return [root]
+    return sorted({d.parent for d in root.rglob('*-seed*') if d.is_dir() and re.fullmatch(r'.+-seed\d+', d.name)})
 
 def read_run(d) -> dict | None:
     "A finished run's metrics.json plus `epoch_s` (median epoch seconds) and `stopped` ('early stop' or 'capped at N epochs'); None if unfinished."

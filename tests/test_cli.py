@@ -137,3 +137,18 @@ def test_every_trainconfig_field_has_a_flag():
     assert train_config(train.parse_args([])) == TrainConfig()   # the flags' defaults are TrainConfig's
     cfg = train_config(train.parse_args(['--weight-decay', '0.1', '--eval-batch-size', '64', '--ks', '1', '50', '--set', 'd=32']))
     assert (cfg.weight_decay, cfg.eval_batch_size, cfg.ks, cfg.model_config) == (0.1, 64, (1, 50), {'d': 32})
+
+
+def test_results_reads_the_run_folders_train_writes(shared_data, tmp_path):
+    "Without --out, runs go to runs/<setup>/<model>-seed<S>: `eulerrec results runs --base sasrec` compares those of one setup."
+    common = ('--dataset', 'ml-100k', '--data-dir', str(shared_data), '--epochs', '1', '--epoch-steps', '2', '--max-len', '20',
+              '--no-progress', '--device', 'cpu')
+    train = lambda *a: subprocess.run([sys.executable, '-c', 'from eulerrec.cli import main; main()', 'train', *common, *a],
+                                      cwd=tmp_path, capture_output=True, text=True, timeout=600, check=True)
+    train('--model', 'sasrec'); train('--model', 'gru4rec'); train('--model', 'gru4rec', '--lr', '0.01')
+    setups = sorted(p.name for p in (tmp_path/'runs').iterdir())
+    assert setups == ['ml-100k,max_len=20,epoch_steps=2', 'ml-100k,max_len=20,epoch_steps=2,lr=0.01'], setups   # another --lr: its own folder
+    out = subprocess.run([sys.executable, '-c', 'from eulerrec.cli import main; main()', 'results', 'runs', '--base', 'sasrec'],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert 'gru4rec vs sasrec: NDCG@10' in out.stdout and 'lr=0.01: no finished run of sasrec to compare with' in out.stdout, out.stdout

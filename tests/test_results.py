@@ -147,4 +147,4 @@ def test_cli_results_prints_mean_std_and_paired_test(tmp_path, capsys):
     assert f'p = {stats.ttest_rel(b, a).pvalue:.3f}' in out and 'better in 3' in out
     with pytest.raises(SystemExit) as e:
         main(['results', str(tmp_path/'empty')])
-    assert e.value.code == 2 and 'no finished runs' in capsys.readouterr().err
+    assert e.value.code == 2 and 'no run directories' in capsys.readouterr().err

@@ -35,7 +35,7 @@ def test_errors_are_clear(tmp_path):
     p = run('data', 'info', str(bad), check=False)
     assert p.returncode == 2 and 'bad.csv' in p.stderr, p.stderr
     p = run('train', '--model', 'nope', check=False)
-    assert p.returncode == 2 and 'invalid choice' in p.stderr
+    assert p.returncode == 2 and "unknown model 'nope'" in p.stderr, p.stderr
     p = run('evaluate', str(tmp_path), check=False)
     assert p.returncode == 2 and 'eulerrec: error:' in p.stderr and 'not a run directory' in p.stderr, p.stderr
     (tmp_path/'config.json').write_text('{}')   # a run interrupted in its first epoch
@@ -152,3 +152,12 @@ def test_results_reads_the_run_folders_train_writes(shared_data, tmp_path):
                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
     assert 'gru4rec vs sasrec: NDCG@10' in out.stdout and 'lr=0.01: no finished run of sasrec to compare with' in out.stdout, out.stdout
+
+
+def test_help_loads_neither_torch_nor_the_pipeline():
+    "`eulerrec --help` (and a usage error) answer without importing torch, pandas or the data pipeline: well under 2 s."
+    code = ("import sys\nfrom eulerrec.cli import main\ntry: main(sys.argv[1:])\nexcept SystemExit: pass\n"
+            "heavy = [m for m in ('torch', 'pandas', 'eulerrec.data', 'eulerrec.models') if m in sys.modules]\nprint('loaded:', heavy)")
+    for args in (['--help'], ['train', '--help'], ['sweep', '--help'], ['train', '--epochs', 'x']):
+        p = subprocess.run([sys.executable, '-c', code, *args], capture_output=True, text=True, timeout=60)
+        assert p.stdout.strip().endswith('loaded: []'), (args, p.stdout[-300:], p.stderr[-300:])

@@ -170,16 +170,23 @@ def plan(protocol, runs=None, seeds=None, results='results', data_dir=None, **ov
             out.append(Planned(p.name, r, int(s), *run_state(cfg), cfg))
     return out
 
-# %% ../nbs/09b_sweep.ipynb #6bade3a5
+# %% ../nbs/09b_sweep.ipynb #5b1224c0
 def _command(cfg: TrainConfig, deadline: float | None) -> list[str]:
     exe = shutil.which('eulerrec', path=str(Path(sys.executable).parent)) or shutil.which('eulerrec')
     head = [exe] if exe else [sys.executable, '-m', 'eulerrec.cli']   # a copy of the tree without an install (a GPU machine)
     left = [] if deadline is None else ['--deadline', f'{max(deadline - time.time(), 0):.0f}']
     return [*head, 'train', *train_argv(cfg), '--no-progress', *left]
 
+def _yield_to_other_sessions():
+    "Linux schedules sessions (autogroups) fairly and `nice` ranks processes only within one: give this session the sweep's niceness."
+    if os.nice(0) > 0:
+        try: Path('/proc/self/autogroup').write_text(str(os.nice(0)))
+        except OSError: pass   # not Linux, or no autogroups
+
 def sweep(todo: list[Planned], jobs: int = 1, deadline: float | None = None, threads: int | None = None, say=print) -> list[dict]:
     "Train the runs of `todo` that are to do, `jobs` at a time, until done or `deadline` (seconds from now); one dict per run started."
     if jobs < 1: raise ValueError(f'jobs={jobs}: expected >= 1')
+    _yield_to_other_sessions()
     end = None if deadline is None else time.time() + deadline
     margin = None if deadline is None else min(60, deadline / 10)   # no run starts this close to the deadline
     threads = threads or max(1, free_cores() // jobs)
@@ -194,7 +201,7 @@ def sweep(todo: list[Planned], jobs: int = 1, deadline: float | None = None, thr
                 log = Path(str(p.config.run_dir()) + '.log'); log.parent.mkdir(parents=True, exist_ok=True)
                 env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads), 'PYTHONUNBUFFERED': '1'}
                 with open(log, 'ab') as f:
-                    proc = subprocess.Popen(_command(p.config, end), stdout=f, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                    proc = subprocess.Popen(_command(p.config, end), stdout=f, stderr=subprocess.STDOUT, env=env, process_group=0)
                 running[proc] = (p, time.time())
                 say(f'{p.protocol} {p.run} seed {p.seed}: training ({p.state}: {p.detail}; log {log})')
             for proc, (p, t0) in list(running.items()):

@@ -48,7 +48,7 @@ def cmd_data_info(a):
     print('\nfiltering steps:')
     print(data.report.to_string(index=False))
 
-# %% ../nbs/09_cli.ipynb #c79bc4cf
+# %% ../nbs/09_cli.ipynb #d461f1ba
 def _parse_set(pairs) -> dict:
     "`--set key=value` pairs for the model config; values parsed as JSON when possible (numbers, true/false, lists)."
     out = {}
@@ -75,7 +75,7 @@ def cmd_train(a):
               f"at most {cfg.epochs} epochs = {c['epoch_minutes'] * cfg.epochs / 60:.1f} h")
         return
     t0, last = time.time(), cfg.run_dir()/'last.pt'
-    try: res = train(cfg, resume=not a.restart, progress=not a.no_progress, deadline=a.deadline)
+    try: res = train(cfg, resume=not a.restart, progress=False if a.no_progress else 'steps' if a.progress == 'steps' else True, deadline=a.deadline)
     except KeyboardInterrupt as e:  # `main` reports it; add what is kept and how to go on
         if last.is_file() and (not a.restart or last.stat().st_mtime >= t0):  # not an older last.pt --restart was to replace
             e.add_note(f'{last} holds the run up to epoch {load_checkpoint(last)["epoch"]}: the same command'
@@ -232,7 +232,7 @@ def cmd_models(a):
     from eulerrec.models import MODELS, model_names
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #4a008363
+# %% ../nbs/09_cli.ipynb #e38cc968
 def _positive(s:str) -> int:
     "argparse type: an int >= 1 (a count, a length, a batch size)."
     try: v = int(s)
@@ -295,7 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--set', action='append', metavar='KEY=VALUE', help="override a model config value, repeatable (default: the model's own config, `eulerrec models`)")
     t.add_argument('--out', help='run directory (default runs/<setup>/<model>-seed<seed>: the dataset and the settings that differ from the defaults)')
     t.add_argument('--restart', action='store_true', help='ignore an existing last.pt instead of resuming from it')
-    t.add_argument('--no-progress', action='store_true', help='no progress bars')
+    t.add_argument('--progress', choices=['run', 'steps'], default='run', help='run: one line for the whole run (epoch, best so far, '
+                   'epochs since against the patience, worst case left); steps: also a bar per epoch and evaluation (default %(default)s)')
+    t.add_argument('--no-progress', action='store_true', help='no progress line or bars (the epoch lines are still printed)')
     t.add_argument('--deadline', type=float, metavar='SECONDS', help='stop at the end of an epoch when the next would end more than '
                    'SECONDS from now; the same command without it continues the run')
     t.add_argument('--estimate', type=_positive, nargs='?', const=5, metavar='STEPS',

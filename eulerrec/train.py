@@ -261,7 +261,7 @@ def model_from_checkpoint(name: str, state: dict, path, device='cpu') -> SeqRecM
         raise CheckpointError(f'{path}: does not hold a {name!r} model ({type(e).__name__}: {(str(e).splitlines() or [""])[0][:200]})') from None
     return load_weights(model, state, path)
 
-# %% ../nbs/08_train.ipynb #00d343d8
+# %% ../nbs/08_train.ipynb #61821bdc
 def _make_loader(data: SeqData, cfg: TrainConfig, mode: str):
     if mode == 'all': return WindowLoader(data.train_seqs, cfg.max_len, cfg.batch_size, shuffle=True, seed=cfg.seed, stride=cfg.stride)
     if mode == 'last': return PrefixLoader(data.train_seqs, cfg.max_len, cfg.batch_size, shuffle=True, seed=cfg.seed)
@@ -289,6 +289,12 @@ def _resume_key(cfg: dict) -> dict:
     "What must match to resume; a key the checkpoint lacks (added to TrainConfig later) counts as its default."
     full = {**json.loads(json.dumps(asdict(TrainConfig()))), **LEGACY_DEFAULTS, **cfg}
     return {k: v for k, v in full.items() if k not in RESUMABLE_CHANGES}
+
+def _run_line(cfg: TrainConfig, epoch: int, best: float, best_epoch: int, wait: int, epoch_s: float) -> str:
+    "Where a run stands after `epoch`: best so far, epochs since against the patience, and the worst case left."
+    left = max(0, min(cfg.epochs - epoch - 1, cfg.patience - wait))   # early stopping ends it sooner when validation stops improving
+    return (f'best NDCG@10 {best:.4f} at epoch {best_epoch}, {wait}/{cfg.patience} since; '
+            f'at most {left} more epoch(s), {datetime.timedelta(seconds=round(left * epoch_s))}')
 
 def _fmt(m: dict, keys=('HR@10', 'NDCG@10', 'MRR@10')) -> str:
     return '  '.join(f'{k} {m[k]:.4f}' for k in keys if k in m)
@@ -324,10 +330,11 @@ def check_same_run(run: Path, cfg: 'TrainConfig'):
         diff = ', '.join(f'{k}: {a.get(k)!r} there, {b.get(k)!r} here' for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k))
         raise RunDirError(f'{run} holds a run of a different configuration ({diff}); use another --out, or delete that directory')
 
-# %% ../nbs/08_train.ipynb #9129a9e4
-def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool = True, verbose: bool = True,
+# %% ../nbs/08_train.ipynb #7013351d
+def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool | str = True, verbose: bool = True,
           deadline: float | None = None) -> dict | None:
     """Train and evaluate one model; returns the contents of `metrics.json` (also written to `cfg.run_dir()`). Under torchrun: one DDP rank.
+    `progress`: True (one line for the run: epochs, best, patience, worst case left), 'steps' (also a bar per epoch and evaluation), False.
     `deadline` (seconds from now): stop at the end of an epoch when the next would not end in time, and return None (`last.pt` continues it)."""
     de, end = dist_env(), None if deadline is None else time.time() + deadline
     before, (threads, why) = torch.get_num_threads(), choose_threads(cfg.threads)
@@ -371,7 +378,7 @@ def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de:
     valid, test = data.valid, data.test
     this = lambda last_epoch: dict(command=prov['command'], git_commit=prov['git_commit'], started=time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(t0)),
                                    first_epoch=start, last_epoch=last_epoch, wall_seconds=time.time() - t0, device=prov['device'])  # this process, so far
-    ev = lambda hist_tgt: evaluate(model, *hist_tgt, cfg.max_len, cfg.eval_batch_size, cfg.ks, device, progress)
+    ev = lambda hist_tgt: evaluate(model, *hist_tgt, cfg.max_len, cfg.eval_batch_size, cfg.ks, device, progress == 'steps')
     chosen = 'excluded' if cfg.exclude_seen else 'ranked'  # the seen-item policy that selects the best epoch
 
     if not model.trainable:  # e.g. most-popular: fit once, nothing to optimise
@@ -390,6 +397,7 @@ def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de:
                                                    note='written before processes were recorded: wall time unknown')]  # this record existed
             say(f'resumed from {last} at epoch {start}')
         if de.active: step = DistributedDataParallel(LossStep(model), device_ids=[device.index] if device.type == 'cuda' else None)
+        run_bar = tqdm(total=cfg.epochs, initial=start, desc=f'{cfg.model} epochs', unit='epoch', disable=not progress or not de.main)
         for epoch in range(start, cfg.epochs):
             if from_rank0(wait >= cfg.patience, de): break
             if from_rank0(end is not None and epoch > start and time.time() + epoch_s > end, de):  # the last epoch's time, evaluation included
@@ -399,7 +407,7 @@ def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de:
             if de.active: torch.manual_seed(_rank_seed(cfg.seed, epoch, de.rank))  # independent dropout masks per rank
             total, n = 0.0, 0
             n_steps = _steps_per_epoch(loader, cfg)
-            bar = tqdm(itertools.islice(loader, n_steps), desc=f'epoch {epoch}', total=n_steps, leave=False, disable=not progress)
+            bar = tqdm(itertools.islice(loader, n_steps), desc=f'epoch {epoch}', total=n_steps, leave=False, disable=progress != 'steps')
             for items, targets in bar:
                 if de.active:  # this rank's slice of the global batch; DDP averages the ranks' gradients
                     items, targets, share, n_targets = split_batch(items, targets, de.rank, de.world)
@@ -422,11 +430,13 @@ def _train_locked(cfg: TrainConfig, data, resume, progress, verbose, device, de:
                 best, best_epoch, wait = vm['NDCG@10'], epoch, 0
                 save_checkpoint(run/'best.pt', model_state=model.state_dict(), model_config=model.config, epoch=epoch)
             else: wait += 1
-            say(f'epoch {epoch:3d}  loss {row["loss"]:.4f}  valid {_fmt(vm)}  {train_s:.1f}s' + ('  *' if improved else ''))
+            if verbose: tqdm.write(f'epoch {epoch:3d}  loss {row["loss"]:.4f}  valid {_fmt(vm)}  {train_s:.1f}s' + ('  *' if improved else ''))
             save_checkpoint(last, config=json.loads(json.dumps(asdict(cfg))), model_state=model.state_dict(), optim_state=opt.state_dict(),
                             rng_cpu=torch.get_rng_state(), **({'rng_cuda': torch.cuda.get_rng_state()} if device.type == 'cuda' else {}),
                             history=history, best=best, best_epoch=best_epoch, wait=wait, epoch=epoch, processes=earlier + [this(epoch)])
             epoch_s = time.time() - te
+            run_bar.update(1); run_bar.set_postfix_str(_run_line(cfg, epoch, best, best_epoch, wait, epoch_s))
+        run_bar.close()
         if de.main: load_weights(model, load_checkpoint(run/'best.pt', map_location=device), run/'best.pt')
     res = None
     if de.main:

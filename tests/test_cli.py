@@ -89,7 +89,7 @@ def test_results_lists_unfinished_runs_below_the_table(tmp_path):
     assert run('results', str(tmp_path)).stdout.splitlines() == [f'{n}: unfinished after 2 of ≤100 epochs, best valid NDCG@10 0.0500 at epoch 0, '
                                                                   '1 epoch(s) since (early stop after 10)' for n in ('eulerformer-seed1', 'sasrec-seed1')]
     p = run('results', str(tmp_path/'empty'), check=False)
-    assert p.returncode != 0 and 'no finished runs' in p.stderr
+    assert p.returncode != 0 and 'no run directories' in p.stderr
     (done/'metrics.json').write_text(json.dumps(dict(model='sasrec', epochs=2, best_epoch=0, test={'NDCG@10': 0.1})))
     p = run('results', str(tmp_path), '--base', 'sasrecc', check=False)   # a misspelt base is an error, not silently no comparison
     assert p.returncode == 2 and "--base 'sasrecc': no finished run of it" in p.stderr and 'finished: sasrec' in p.stderr, p.stderr

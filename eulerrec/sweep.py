@@ -35,7 +35,7 @@ class Protocol:
         fields = {k: v.replace('{data_dir}', dd) if isinstance(v, str) else v for k, v in fields.items()}
         return TrainConfig(**fields, seed=int(seed), out=str(Path(results)/self.folder/f'{run}-seed{seed}'))
 
-# %% ../nbs/09b_sweep.ipynb #827c72de
+# %% ../nbs/09b_sweep.ipynb #853f5851
 _EULERFORMER_RUNS = ('sasrec', 'eulerformer', 'sasrec-rope', 'sasrec-sinusoidal', 'eulerformer-no-adapt', 'eulerformer-learnable-angles',
                      'eulerformer-no-diff-rot', 'eulerformer-no-psi', 'eulerformer-no-pcl', 'bert4rec', 'bert4rec-euler')
 _RECGRELA_RUNS = ('recgrela', 'sasrec', 'linrec', 'gru4rec', 'eulerformer', 'recgrela-no-rope', 'recgrela-no-local', 'recgrela-no-gate')
@@ -44,16 +44,16 @@ _RECGRELA_ML1M = dict(max_len=200, batch_size=28, stride=50)  # windows every 50
 PAPER_PROTOCOLS = [
     Protocol('eulerformer-ml-1m', 'EulerFormer Table 2/4/5 protocol: ML-1M, rating >= 3, 10-core, L = 50, RecBole order and float32 timestamps',
              'v2/eulerformer-ml-1m', dict(dataset='ml-1m', min_rating=3, core=10, max_len=50, epochs=300, patience=10, time_cast='float32'),
-             _EULERFORMER_RUNS, read_by=('10_exp_positional',)),
+             _EULERFORMER_RUNS),
     Protocol('recgrela-ml-1m', 'RecGRELA Table 2 protocol: ML-1M, 5-core, L = 200, patience 20 as the official run, RecBole order and float32 timestamps',
              'v2/recgrela-ml-1m', dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=300, patience=20, time_cast='float32'),
-             _RECGRELA_RUNS, read_by=('11_exp_long_sequences',)),
+             _RECGRELA_RUNS),
     Protocol('eulerformer-ml-100k', 'the EulerFormer protocol on ML-100K: 5-core, L = 50, RecBole order and its ML-100K preset timestamps',
              'v2/eulerformer-ml-100k', dict(dataset='ml-100k', max_len=50, epochs=300, patience=10, time_cast='minmax-float32'),
-             _EULERFORMER_RUNS, read_by=('10_exp_positional',)),
+             _EULERFORMER_RUNS),
     Protocol('recgrela-ml-100k', 'the RecGRELA protocol on ML-100K: 5-core, L = 200, batch 64, RecBole order and its ML-100K preset timestamps',
              'v2/recgrela-ml-100k', dict(dataset='ml-100k', max_len=200, batch_size=64, epochs=300, patience=10, time_cast='minmax-float32'),
-             _RECGRELA_RUNS, read_by=('11_exp_long_sequences',)),
+             _RECGRELA_RUNS),
 ]
 
 # %% ../nbs/09b_sweep.ipynb #8c98cf70

@@ -14,7 +14,8 @@ from .train import LEGACY_DEFAULTS, SPLITS, read_json
 # %% auto #0
 __all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'run_dirs', 'run_folders', 'read_run', 'metric_of', 'seed_runs',
            'history', 'run_status', 'unfinished_runs', 'models_in', 'run_table', 't_interval', 'seed_table',
-           'paired_seed_test', 'headline', 'variant_runs', 'plot_variants', 'plot_seeds', 'plot_curves']
+           'paired_seed_test', 'ndcg_at', 'paired_bootstrap', 'model_from_run', 'user_ranks', 'headline',
+           'variant_runs', 'plot_variants', 'plot_seeds', 'plot_curves']
 
 # %% ../nbs/13_results.ipynb #31783f8b
 def run_dirs(root) -> list[tuple[str, int, Path]]:
@@ -144,6 +145,35 @@ def _paired(a: dict, b: dict, model, base, metric, split, scale) -> dict:
     if len(seeds) >= 2 and np.ptp(xb - xa) > 0:
         t = stats.ttest_rel(xb, xa); res.update(t=float(t.statistic), p=float(t.pvalue))
     return res
+
+# %% ../nbs/13_results.ipynb #90bd53f5
+def ndcg_at(ranks, k: int = 10) -> np.ndarray:
+    "Per-user NDCG@k of a single target at 0-based `ranks`: 1/log2(rank + 2) within the top k, else 0."
+    r = np.asarray(ranks)
+    return np.where(r < k, 1 / np.log2(r + 2), 0.)
+
+def paired_bootstrap(base_ranks, ranks, k: int = 10, n: int = 2000, seed: int = 0, scale: float = 100.) -> dict:
+    "Mean difference of NDCG@k (`ranks` minus `base_ranks`, the same users in the same order) and its 95% interval over users resampled n times."
+    a, b = np.asarray(base_ranks), np.asarray(ranks)
+    if a.shape != b.shape or a.ndim != 1 or not len(a): raise ValueError(f'paired_bootstrap: expected two rank vectors of the same users, got shapes {a.shape} and {b.shape}')
+    d = ndcg_at(b, k) - ndcg_at(a, k)
+    boots = d[np.random.default_rng(seed).integers(0, len(d), (n, len(d)))].mean(1)
+    return dict(diff=scale * d.mean(), low=scale * np.percentile(boots, 2.5), high=scale * np.percentile(boots, 97.5), users=len(d))
+
+def model_from_run(d, device='cpu'):
+    "The best model of the run directory `d` (its config.json and best.pt), in eval mode."
+    from eulerrec.train import load_checkpoint, model_from_checkpoint
+    cfg = read_json(Path(d)/'config.json')
+    return model_from_checkpoint(cfg['model'], load_checkpoint(Path(d)/'best.pt', map_location=device), Path(d)/'best.pt', device).eval()
+
+def user_ranks(model, data, split: str = 'test', max_len: int = 50, batch_size: int = 512) -> np.ndarray:
+    "0-based rank of each user's `split` target among all items under `model` (seen items ranked, as the primary metrics)."
+    import torch
+    from eulerrec.data import EvalLoader
+    from eulerrec.metrics import rank_of_target
+    with torch.no_grad():
+        return np.concatenate([rank_of_target(model.logits(model.last_hidden(items)), y).numpy()
+                               for items, y, _ in EvalLoader(*getattr(data, split), max_len, batch_size)])
 
 # %% ../nbs/13_results.ipynb #4e0a7364
 EULERFORMER_ML1M = pd.DataFrame({

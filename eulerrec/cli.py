@@ -171,7 +171,7 @@ def cmd_benchmark(a):
 
 # %% ../nbs/09_cli.ipynb #420ffde7
 def cmd_benchmark_long(a):
-    from eulerrec.linear import length_benchmark, streaming_benchmark
+    from eulerrec.bench import length_benchmark, streaming_benchmark
     df = length_benchmark(lengths=a.lengths, models=a.models, batch_size=a.batch_size, repeats=a.repeats, threads=a.threads,
                           mem_budget_mb=a.mem_budget_mb, time_budget_s=a.time_budget_s)
     print(df.to_string(index=False, float_format=lambda x: f'{x:.3g}'))

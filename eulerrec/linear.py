@@ -4,20 +4,17 @@
 
 # %% ../nbs/07b_linear_models.ipynb #ff450e2a
 from __future__ import annotations
-import ctypes, json, math, os, resource, subprocess, sys, time
-import numpy as np
-import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
-from .models import SeqRecModel, register_model, build_model, model_names
+from .models import SeqRecModel, register_model, build_model
 from .attention import LN_EPS, init_recbole
 from .rela import RELA, causal_numerator_chunked
 from .rank import CausalDepthwiseConv, GatedRankSelector
 
 # %% auto #0
 __all__ = ['LINEAR_MODELS', 'DropPath', 'GRELABlock', 'RecGRELA', 'RecGRELABidirectional', 'RecGRELANoRoPE', 'RecGRELANoLocal',
-           'RecGRELANoGate', 'LinRecAttention', 'LinRecBlock', 'LinRec', 'length_benchmark', 'streaming_benchmark']
+           'RecGRELANoGate', 'LinRecAttention', 'LinRecBlock', 'LinRec']
 
 # %% ../nbs/07b_linear_models.ipynb #a30a8b28
 class DropPath(nn.Module):
@@ -226,169 +223,3 @@ LINEAR_MODELS = {
 }
 for _name, _cls in LINEAR_MODELS.items(): register_model(_name, _cls, _RECGRELA_DEFAULTS)
 register_model('linrec', LinRec, dict(d=128, n_layers=2, n_heads=8, d_ff=256, dropout=0.2, chunk=64))
-
-# %% ../nbs/07b_linear_models.ipynb #7926c75a
-def _vm(key:str) -> int:
-    "A field of /proc/self/status in kB (VmRSS: resident now, VmHWM: peak resident)."
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(key + ':'): return int(line.split()[1])
-    raise OSError(f'/proc/self/status has no {key}')
-
-def _reset_peak() -> bool:
-    "Reset VmHWM to the current RSS (Linux >= 4.0: write 5 to /proc/self/clear_refs); False if not possible."
-    try:
-        with open('/proc/self/clear_refs', 'w') as f: f.write('5')
-        return True
-    except OSError: return False
-
-def _bench_model(spec:str, n_items:int, L:int) -> SeqRecModel:
-    "The model of a benchmark spec: a registry name, optionally with '+recompute' (activation recomputation, see `run_blocks`)."
-    name, plus, opt = spec.partition('+')
-    if plus and opt != 'recompute': raise ValueError(f"benchmark model {spec!r}: the only option is '+recompute'")
-    m = build_model(name, n_items, L)
-    m.recompute = bool(plus)
-    return m
-
-def _no_heap_retention() -> bool:
-    "Make glibc return every freed block above 64 kB to the OS at once (fixed mmap threshold); False where not glibc."
-    try: return bool(ctypes.CDLL('libc.so.6').mallopt(-3, 64 * 1024))   # M_MMAP_THRESHOLD = -3
-    except (OSError, AttributeError): return False
-
-def _measure(model:str, L:int, batch_size:int=1, n_items:int=1000, repeats:int=3, threads:int=1, seed:int=0,
-             live:bool=False) -> dict:   # live: no heap retention, so that the RSS peak follows the live tensors
-    "One forward+backward measurement in THIS process (call it in a fresh process for the memory figure)."
-    if live and not _no_heap_retention(): return dict(seconds=np.nan, peak_mb=np.nan, first_seconds=np.nan)
-    torch.set_num_threads(threads); torch.manual_seed(seed)
-    m = _bench_model(model, n_items, L).train()
-    items = torch.randint(1, n_items + 1, (batch_size, L))
-    def once(x=items):
-        t = time.perf_counter()
-        m.encode(x).pow(2).mean().backward()
-        m.zero_grad(set_to_none=True)
-        return time.perf_counter() - t
-    once(items[:, :8])  # warm-up on 8 positions: lazy imports and one-time initialisation stay out of the measurement
-    if _reset_peak():   # peak RSS during the pass minus RSS before it
-        base = _vm('VmRSS'); first = once(); peak_kb = _vm('VmHWM') - base
-    else:               # fallback: increase of the lifetime peak (underestimates small passes)
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; first = once()
-        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
-    times = [once() for _ in range(repeats)] if repeats else [first]
-    return dict(seconds=float(np.median(times)), peak_mb=peak_kb / 1024, first_seconds=first)
-
-def _measure_main():  # entry point of the measuring subprocess: JSON arguments in argv[1], JSON result on stdout
-    print(json.dumps(_measure(**json.loads(sys.argv[1]))))
-
-# %% ../nbs/07b_linear_models.ipynb #55b5f05b
-def length_benchmark(lengths=(64, 256, 1024, 4096, 16384),                    # sequence lengths L
-                     models=('sasrec', 'eulerformer', 'linrec', 'recgrela'),    # registry names (+ '+recompute'); unknown ones are skipped
-                     batch_size:int=1, n_items:int=1000, repeats:int=3, threads:int=1,
-                     mem_budget_mb:float=6000.,   # skip a (model, L) whose predicted peak memory is above this
-                     time_budget_s:float=60.,     # ... or whose predicted time per pass is above this
-                     baseline:str='sasrec',       # ratios are relative to this model
-                     live_memory:bool=True,       # also measure the peak without heap retention (`live_mb`, one more process)
-                     verbose:bool=True) -> pd.DataFrame:
-    "Forward+backward time and peak-RSS increase per (model, L), each in a fresh subprocess, with ratios to `baseline`."
-    rows, known = [], set(model_names())
-    for name in models:
-        if name.partition('+')[0] not in known:
-            if verbose: print(f'{name}: not registered, skipped')
-            rows.append(dict(model=name, L=np.nan, status='not registered')); continue
-        done = []
-        for L in lengths:
-            row = dict(model=name, L=L)
-            if len(done) >= 2:
-                (l1, t1, m1), (l2, t2, m2) = done[-2:]
-                grow = lambda a, b: min(2., max(1., math.log(max(b, 1e-9) / max(a, 1e-9)) / math.log(l2 / l1)))
-                pm, pt = m2 * (L / l2) ** grow(m1, m2), t2 * (L / l2) ** grow(t1, t2)
-                if pm > mem_budget_mb or pt > time_budget_s:
-                    row['status'] = f'skipped: predicted {pm:,.0f} MB, {pt:,.1f} s > budget ({mem_budget_mb:,.0f} MB, {time_budget_s:g} s)'
-                    rows.append(row)
-                    if verbose: print(f'{name:24s} L={L:6d}  {row["status"]}')
-                    continue
-            def run(live):
-                args = json.dumps(dict(model=name, L=L, batch_size=batch_size, n_items=n_items, repeats=repeats if not live else 0,
-                                       threads=threads, live=live))
-                env = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads)}
-                return subprocess.run([sys.executable, '-c', 'from eulerrec.linear import _measure_main; _measure_main()', args],
-                                      capture_output=True, text=True, env=env)
-            p = run(False)
-            if p.returncode:
-                row['status'] = f'failed (exit {p.returncode}): {(p.stderr.strip().splitlines() or [""])[-1][:200]}'
-            else:
-                row.update(json.loads(p.stdout.strip().splitlines()[-1]), status='ok')
-                done.append((L, row['seconds'], row['peak_mb']))
-                if live_memory:
-                    q = run(True)
-                    row['live_mb'] = json.loads(q.stdout.strip().splitlines()[-1])['peak_mb'] if not q.returncode else np.nan
-            rows.append(row)
-            if verbose and row['status'] == 'ok': print(f'{name:24s} L={L:6d}  {row["seconds"]*1e3:10.1f} ms  {row["peak_mb"]:9.1f} MB'
-                                                        + (f'  (live {row.get("live_mb", np.nan):9.1f} MB)' if live_memory else ''))
-            elif verbose: print(f'{name:24s} L={L:6d}  {row["status"]}')
-    df = pd.DataFrame(rows)
-    for c in ('seconds', 'peak_mb') + (('live_mb',) if live_memory else ()):
-        if c not in df: df[c] = np.nan
-    base = df[df.model == baseline].set_index('L')
-    df['speedup_vs_' + baseline] = [base.seconds.get(L, np.nan) / s for L, s in zip(df.L, df.seconds)]
-    df['memory_saving_vs_' + baseline] = [base.peak_mb.get(L, np.nan) / m for L, m in zip(df.L, df.peak_mb)]
-    if live_memory: df['live_saving_vs_' + baseline] = [base.live_mb.get(L, np.nan) / m for L, m in zip(df.L, df.live_mb)]
-    return df
-
-# %% ../nbs/07b_linear_models.ipynb #18961970
-class _Serve(nn.Module):
-    "What a server runs per event: (next-item scores, new per-layer state) from (new items [B], position tensor, per-layer state)."
-    def __init__(self, m:SeqRecModel): super().__init__(); self.m = m
-    def forward(self, item, pos, layers):
-        h, state = self.m.step(item, dict(pos=pos, layers=layers))
-        return self.m.logits(h), state['layers']
-
-class _Recompute(_Serve):
-    "The same scores without a state: the whole history [B, L] again."
-    def forward(self, items): return self.m.logits(self.m.last_hidden(items))
-
-def _aot_compile(module:nn.Module, args:tuple):
-    "`module` exported for `args` and compiled ahead of time by AOTInductor, weights frozen in: a callable with no Python guards."
-    import tempfile, warnings
-    with tempfile.TemporaryDirectory() as d, torch._inductor.config.patch(freezing=True), warnings.catch_warnings():
-        warnings.filterwarnings('ignore', '.*LeafSpec', FutureWarning)   # raised inside torch by its own deprecated API
-        exported = torch.export.export(module, args)
-        return torch._inductor.aoti_load_package(torch._inductor.aoti_compile_and_package(exported, package_path=f'{d}/m.pt2'))
-
-def streaming_benchmark(L:int=1000,            # history length after the new event
-                        batch_size:int=1,      # independent streams
-                        model:str='recgrela',  # a causal model with prefill/step
-                        n_items:int=3416, repeats:int=20, threads:int=1, seed:int=0,
-                        compile:bool=False     # also compile `step` and the full recomputation ahead of time (AOTInductor; needs a C++ compiler)
-                       ) -> dict:
-    "Scores after one new event: recurrent `step` vs recomputing the whole sequence; max |Δ score| and the speed-up."
-    old = torch.get_num_threads(); torch.set_num_threads(threads)
-    try:
-        torch.manual_seed(seed)
-        m = build_model(model, n_items, L).eval()
-        items = torch.randint(1, n_items + 1, (batch_size, L))
-        with torch.inference_mode(): state = m.prefill(items[:, :-1])
-        args = (items[:, -1], torch.tensor(state['pos']), state['layers'])
-        serve, recompute = _Serve(m), _Recompute(m)
-        t0 = time.perf_counter()
-        if compile: serve, recompute_c = _aot_compile(serve, args), _aot_compile(recompute, (items,))  # outside inference mode
-        with torch.inference_mode():
-            stream = lambda: serve(*args)[0]
-            s_stream = stream()
-            first = time.perf_counter() - t0
-            paths = [stream, lambda: recompute(items)] + ([lambda: recompute_c(items)] if compile else [])
-            s_fulls = [p() for p in paths[1:]]
-            diff = max((s_stream[:, 1:] - s[:, 1:]).abs().max().item() for s in s_fulls)
-            def timed(*fs, rounds=4):   # the paths take turns by rounds of back-to-back calls; each path's fastest call
-                ts = [[] for _ in fs]
-                for _ in range(rounds):
-                    for f, t in zip(fs, ts):
-                        f()                                                     # warm up again after the other path
-                        for _ in range(max(1, repeats // rounds)):
-                            t0 = time.perf_counter(); f(); t.append(time.perf_counter() - t0)
-                return [min(t) for t in ts]
-            t_stream, t_eager, t_comp = (timed(*paths) + [np.nan])[:3]          # no compiled recomputation: NaN
-    finally: torch.set_num_threads(old)
-    t_full = np.nanmin([t_eager, t_comp])   # the step is compared with the faster recomputation
-    return dict(model=model, L=L, batch_size=batch_size, step='compiled' if compile else 'eager', max_abs_score_diff=diff,
-                max_abs_score=s_fulls[0][:, 1:].abs().max().item(), first_step_s=first, step_ms=t_stream * 1e3,
-                full_eager_ms=t_eager * 1e3, full_compiled_ms=t_comp * 1e3, full_ms=t_full * 1e3, speedup=t_full / t_stream)

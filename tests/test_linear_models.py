@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from eulerrec.models import MODELS, SeqRecModel, build_model, model_names
-from eulerrec.linear import (LINEAR_MODELS, LinRec, LinRecAttention, RecGRELA, RecGRELABidirectional, length_benchmark,
-                             streaming_benchmark)
+from eulerrec.linear import LINEAR_MODELS, LinRec, LinRecAttention, RecGRELA, RecGRELABidirectional
+from eulerrec.bench import length_benchmark, streaming_benchmark
 
 N_ITEMS, MAX_LEN = 30, 40
 NAMES = sorted(LINEAR_MODELS) + ['linrec']

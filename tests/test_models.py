@@ -36,15 +36,27 @@ def test_registry_has_baselines():
     assert model_names() == sorted(MODELS)
 
 
+def constructor_defaults(cls) -> dict:
+    "The keyword arguments a model class takes, with their defaults; the Euler options (`**euler`) from `EulerOptions`."
+    from dataclasses import fields
+    from eulerrec.models import EulerOptions, BERT4Rec, BERT_EULER_KEYS
+    params = inspect.signature(cls).parameters
+    out = {k: p.default for k, p in params.items() if p.kind is not p.VAR_KEYWORD}
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        keys = BERT_EULER_KEYS if issubclass(cls, BERT4Rec) else [f.name for f in fields(EulerOptions)]
+        out |= {k: getattr(EulerOptions(), k) for k in keys}
+    return out
+
+
 @pytest.mark.parametrize('name', model_names())
 def test_defaults_match_constructor(name):
     "Registry defaults are constructor arguments; a class's own name (e.g. 'sasrec') uses exactly the signature's defaults."
     cls, defaults = MODELS[name]
     assert issubclass(cls, SeqRecModel)
-    params = inspect.signature(cls).parameters
+    params = constructor_defaults(cls)
     assert set(defaults) <= set(params)
     if name in ('pop', 'gru4rec', 'sasrec', 'eulerformer', 'bert4rec'):
-        assert {k: params[k].default for k in defaults} == defaults
+        assert {k: params[k] for k in defaults} == defaults
     assert {k: v for k, v in model(name).config.items() if k in defaults} == defaults
 
 

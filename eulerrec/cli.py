@@ -12,10 +12,10 @@ from .config import TrainConfig, SPLITS   # torch, pandas and the pipeline are i
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'SPLIT_LABELS', 'cmd_data_fetch', 'cmd_data_info', 'train_config', 'cmd_train', 'cmd_evaluate',
            'benchmark_modes', 'cmd_benchmark', 'cmd_benchmark_long', 'cmd_results', 'cmd_sweep', 'cmd_models',
-           'build_parser', 'main']
+           'config_flags', 'build_parser', 'main']
 
-# %% ../nbs/09_cli.ipynb #70337d79
-DEFAULT_MODEL = 'eulerformer'  # `eulerrec train` with no arguments trains EulerFormer (SASRec backbone + Euler rotation + phase contrast)
+# %% ../nbs/09_cli.ipynb #8db0eb1a
+DEFAULT_MODEL = TrainConfig.model  # `eulerrec train` with no arguments trains EulerFormer (SASRec backbone + Euler rotation + phase contrast)
 
 def _print_table(df, floatfmt='{:.4f}'):
     print(df.to_string(index=False, float_format=lambda x: floatfmt.format(x)))
@@ -250,7 +250,7 @@ def cmd_models(a):
     from eulerrec.models import MODELS, model_names
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #ae221728
+# %% ../nbs/09_cli.ipynb #9f4e6f6f
 def _positive(s:str) -> int:
     "argparse type: an int >= 1 (a count, a length, a batch size)."
     try: v = int(s)
@@ -262,15 +262,18 @@ def _common_data(p):
     p.add_argument('--data-dir', help='local data folder (default: $EULERREC_DATA, then the cache, then download)')
     p.add_argument('--cache-dir', help='cache folder (default: $EULERREC_CACHE or ~/.cache/eulerrec)')
 
-def _order_args(p, d):
-    p.add_argument('--ties', default=d.ties, help="order of equal timestamps: file (the source file's, as RecBole), item, "
-                   "or random:SEED (default %(default)s)")
-    p.add_argument('--time-cast', choices=['float32', 'minmax-float32'],
-                   help='compare timestamps as RecBole 1.2.1 stores them (float32; min-max scaled first); default: exact')
+def config_flags(p, names=None):
+    "Add a flag for each `TrainConfig` field (or those in `names`), its default and help line read from the field: they cannot drift."
+    for f in dataclasses.fields(TrainConfig):
+        if names is not None and f.name not in names: continue
+        flag, default = dict(f.metadata['flag']), f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        name = flag.pop('name', '--' + f.name.replace('_', '-'))
+        if isinstance(default, bool): p.add_argument(name, action='store_true', help=f.metadata['help']); continue
+        if f.name == 'model_config': p.add_argument(name, dest='set', help=f.metadata['help'], **flag); continue
+        p.add_argument(name, default=list(default) if isinstance(default, tuple) else default,
+                       help=f.metadata['help'] + ('' if default is None else ' (default %(default)s)'), **flag)
 
 def build_parser() -> argparse.ArgumentParser:
-    d = argparse.Namespace(**{f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()   # TrainConfig's defaults,
-                              for f in dataclasses.fields(TrainConfig)})                                           # without building it
     p = argparse.ArgumentParser(prog='eulerrec', description='EulerFormer and RecGRELA for sequential recommendation, reproduced and tested.')
     sub = p.add_subparsers(dest='command', required=True)
     pd_ = sub.add_parser('data', help='fetch datasets or show their statistics').add_subparsers(dest='data_command', required=True)
@@ -278,40 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common_data(f); f.set_defaults(func=cmd_data_fetch)
     i = pd_.add_parser('info', help='statistics before and after filtering')
     i.add_argument('name', help='ml-100k, ml-1m or a path to an interaction/sequence file'); _common_data(i)
-    i.add_argument('--min-rating', type=float, help='keep interactions rated at least this (default: all)')
-    i.add_argument('--core', type=int, default=d.core, help='k-core filter on users and items; 0 or 1: none (default %(default)s)')
-    _order_args(i, d); i.set_defaults(func=cmd_data_info)
+    config_flags(i, ('min_rating', 'core', 'ties', 'time_cast')); i.set_defaults(func=cmd_data_info)
 
     t = sub.add_parser('train', help='train and evaluate a model (no arguments: the main job on ML-100K)')
-    t.add_argument('--model', default=DEFAULT_MODEL, metavar='MODEL',
-                   help='a registered model (default %(default)s; `eulerrec models` lists them with their configs)')
-    t.add_argument('--dataset', default=d.dataset, help='ml-100k, ml-1m or a path to an interaction/sequence file (default %(default)s)')
-    t.add_argument('--data-dir', help='local data folder (default: $EULERREC_DATA, then the cache, then download)')
-    t.add_argument('--min-rating', type=float, help='keep interactions rated at least this (default: all)')
-    t.add_argument('--core', type=int, default=d.core, help='k-core filter on users and items; 0 or 1: none (default %(default)s)')
-    t.add_argument('--max-len', type=int, default=d.max_len, help='longest history the model reads, L (default %(default)s)')
-    t.add_argument('--epochs', type=int, default=d.epochs, help='epoch cap (default %(default)s)')
-    t.add_argument('--batch-size', type=int, default=d.batch_size,
-                   help='training batch: windows in mode all, prefixes in mode last (default %(default)s)')
-    t.add_argument('--lr', type=float, default=d.lr, help='Adam learning rate (default %(default)s)')
-    t.add_argument('--weight-decay', type=float, default=d.weight_decay, help='Adam weight decay (default %(default)s)')
-    t.add_argument('--stride', type=int, help='all-position training: a window every STRIDE targets (default: --max-len, no overlap); '
-                   'smaller gives every target at least max_len - STRIDE + 1 items of context, 1 = prefix training')
-    t.add_argument('--epoch-steps', type=int, help='at most this many training steps per epoch, then validate (default: the whole epoch)')
-    t.add_argument('--patience', type=int, default=d.patience,
-                   help='stop after this many epochs without a better validation NDCG@10 (default %(default)s)')
-    t.add_argument('--seed', type=int, default=d.seed, help='seeds torch, numpy, random and the batch order (default %(default)s)')
-    t.add_argument('--device', default=d.device, help='auto, cpu, cuda[:N] or mps (default %(default)s)')
-    t.add_argument('--threads', type=_positive, help='torch threads (default: $OMP_NUM_THREADS if set, else the cores free at the start)')
-    t.add_argument('--eval-batch-size', type=_positive, default=d.eval_batch_size, help='users per evaluation batch (default %(default)s)')
-    t.add_argument('--ks', type=_positive, nargs='+', default=list(d.ks), metavar='K', help='metric cut-offs of HR/NDCG/MRR@K (default %(default)s)')
-    t.add_argument('--mode', default=d.mode, choices=['auto', 'all', 'last'],
-                   help="all: every position of a window is a target; last: one target per prefix; auto: the model's own (default %(default)s)")
-    t.add_argument('--exclude-seen', action='store_true',
-                   help='select the best epoch with history items removed from the ranking (default: ranked, as RecBole); both are reported')
-    _order_args(t, d)
-    t.add_argument('--set', action='append', metavar='KEY=VALUE', help="override a model config value, repeatable (default: the model's own config, `eulerrec models`)")
-    t.add_argument('--out', help='run directory (default runs/<setup>/<model>-seed<seed>: the dataset and the settings that differ from the defaults)')
+    config_flags(t)
     t.add_argument('--restart', action='store_true', help='ignore an existing last.pt instead of resuming from it')
     t.add_argument('--progress', choices=['run', 'steps'], default='run', help='run: one line for the whole run (epoch, best so far, '
                    'epochs since against the patience, worst case left); steps: also a bar per epoch and evaluation (default %(default)s)')

@@ -11,37 +11,47 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['RESUMABLE_CHANGES', 'SPLITS', 'LEGACY_DEFAULTS', 'TrainConfig']
 
-# %% ../nbs/08a_config.ipynb #b44089cc
+# %% ../nbs/08a_config.ipynb #c11a6edb
 RESUMABLE_CHANGES = ('epochs', 'out', 'data_dir', 'device', 'threads')  # a run may be resumed with these changed (e.g. train longer)
 SPLITS = ('valid', 'test', 'valid_seen_excluded', 'test_seen_excluded')   # the metric sets of a metrics.json
 
+def _opt(default, help: str, **flag):
+    "A `TrainConfig` field: its default, the help line of its `eulerrec train` flag, and any other argparse setting of that flag."
+    return field(**(dict(default_factory=default) if callable(default) else dict(default=default)), metadata=dict(help=help, flag=flag))
+
 @dataclass
 class TrainConfig:
-    "Everything that defines a training run."
-    model: str = 'eulerformer'  # registry name (see `eulerrec.models.model_names()`)
-    dataset: str = 'ml-100k'  # named dataset or path to an interaction/sequence file
-    data_dir: str | None = None  # local data folder (else $EULERREC_DATA, cache, download)
-    min_rating: float | None = None  # keep interactions with rating >= this
-    core: int = 5  # k-core filter for users and items
-    max_len: int = 50  # maximum sequence length L
-    epochs: int = 200  # maximum number of epochs
-    batch_size: int = 256  # training batch (windows in all-position mode, prefixes in last mode)
-    stride: int | None = None  # all-position mode: a window every `stride` targets (None: max_len); smaller = more context, more work
-    epoch_steps: int | None = None  # at most this many training steps per epoch, then validate (None: the whole loader); for short probes
-    lr: float = 1e-3  # Adam learning rate
-    weight_decay: float = 0.0  # Adam weight decay
-    patience: int = 10  # early stopping: epochs without a better validation NDCG@10
-    seed: int = 2020  # seeds torch/numpy/random and the loaders' shuffling
-    device: str = 'auto'  # auto | cpu | cuda | mps
-    threads: int | None = None  # torch threads (None: `choose_threads` decides: $OMP_NUM_THREADS, else the free cores)
-    mode: str = 'auto'  # all | last | auto (the model's own train_mode)
-    eval_batch_size: int = 512
-    ks: tuple = (5, 10, 20)  # metric cut-offs
-    exclude_seen: bool = False  # select the best epoch on metrics with history items removed (default: ranked, as RecBole); both are reported
-    ties: str = 'file'  # order of equal timestamps: 'file' (RecBole's), 'item' or 'random:SEED' (see `eulerrec.data.prepare`)
-    time_cast: str | None = None  # None: exact timestamps; 'float32' / 'minmax-float32': compared as RecBole 1.2.1 stores them
-    model_config: dict = field(default_factory=dict)  # overrides of the model's default config
-    out: str | None = None  # run directory (default runs/<setup>/<model>-seed<seed>, see `TrainConfig.setup`)
+    "Everything that defines a training run; each field is also a flag of `eulerrec train`, with this help line."
+    model: str = _opt('eulerformer', 'a registered model (`eulerrec models` lists them with their configs)', metavar='MODEL')
+    dataset: str = _opt('ml-100k', 'ml-100k, ml-1m or a path to an interaction/sequence file')
+    data_dir: str | None = _opt(None, 'local data folder (default: $EULERREC_DATA, then the cache, then download)')
+    min_rating: float | None = _opt(None, 'keep interactions rated at least this (default: all)', type=float)
+    core: int = _opt(5, 'k-core filter on users and items; 0 or 1: none', type=int)
+    max_len: int = _opt(50, 'longest history the model reads, L', type=int)
+    epochs: int = _opt(200, 'epoch cap', type=int)
+    batch_size: int = _opt(256, 'training batch: windows in mode all, prefixes in mode last', type=int)
+    stride: int | None = _opt(None, 'all-position training: a window every STRIDE targets (default: max_len, no overlap); smaller gives '
+                              'every target at least max_len - STRIDE + 1 items of context, 1 = prefix training', type=int)
+    epoch_steps: int | None = _opt(None, 'at most this many training steps per epoch, then validate (default: the whole epoch)', type=int)
+    lr: float = _opt(1e-3, 'Adam learning rate', type=float)
+    weight_decay: float = _opt(0.0, 'Adam weight decay', type=float)
+    patience: int = _opt(10, 'stop after this many epochs without a better validation NDCG@10', type=int)
+    seed: int = _opt(2020, 'seeds torch, numpy, random and the batch order', type=int)
+    device: str = _opt('auto', 'auto, cpu, cuda[:N] or mps')
+    threads: int | None = _opt(None, 'torch threads (default: $OMP_NUM_THREADS if set, else the cores free at the start; see `choose_threads`)', type=int)
+    mode: str = _opt('auto', "all: every position of a window is a target; last: one target per prefix; auto: the model's own",
+                     choices=['auto', 'all', 'last'])
+    eval_batch_size: int = _opt(512, 'users per evaluation batch', type=int)
+    ks: tuple = _opt((5, 10, 20), 'metric cut-offs of HR/NDCG/MRR@K', type=int, nargs='+', metavar='K')
+    exclude_seen: bool = _opt(False, 'select the best epoch with history items removed from the ranking (default: ranked, as RecBole); '
+                              'both are reported')
+    ties: str = _opt('file', "order of equal timestamps: file (the source file's, as RecBole), item, or random:SEED (see `eulerrec.data.prepare`)")
+    time_cast: str | None = _opt(None, 'compare timestamps as RecBole 1.2.1 stores them (float32; min-max scaled first); default: exact',
+                                 choices=['float32', 'minmax-float32'])
+    model_config: dict = _opt(dict, "override a model config value, repeatable (default: the model's own config, `eulerrec models`)",
+                              name='--set', action='append', metavar='KEY=VALUE')
+    out: str | None = _opt(None, 'run directory (default runs/<setup>/<model>-seed<seed>: the dataset and the settings that differ from '
+                           'the defaults, see `TrainConfig.setup`)')
 
     def __post_init__(self):  # bad values fail here, before any data is loaded or anything is written
         import torch

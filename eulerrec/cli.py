@@ -14,7 +14,7 @@ __all__ = ['DEFAULT_MODEL', 'SPLIT_LABELS', 'cmd_data_fetch', 'cmd_data_info', '
            'benchmark_modes', 'cmd_benchmark', 'cmd_benchmark_long', 'cmd_results', 'cmd_sweep', 'cmd_models',
            'config_flags', 'build_parser', 'main']
 
-# %% ../nbs/09_cli.ipynb #8db0eb1a
+# %% ../nbs/09_cli.ipynb #f21dbb7f
 DEFAULT_MODEL = TrainConfig.model  # `eulerrec train` with no arguments trains EulerFormer (SASRec backbone + Euler rotation + phase contrast)
 
 def _print_table(df, floatfmt='{:.4f}'):
@@ -22,7 +22,7 @@ def _print_table(df, floatfmt='{:.4f}'):
 
 SPLIT_LABELS = {s: s.replace('_seen_excluded', ', seen items excluded') for s in SPLITS}
 
-def _metrics_frame(res: dict, ks) -> 'pd.DataFrame':
+def _metrics_frame(res: dict, ks):
     import pandas as pd
     from eulerrec.train import metric_columns
     "Rows of metrics.json's splits (seen items ranked, then excluded); a split a run lacks shows as NaN."
@@ -104,9 +104,9 @@ def cmd_evaluate(a):
     print(f'{cfg.model} on {data.name} (ties={data.ties}, time_cast={data.time_cast}, data digest {data.digest()}), checkpoint epoch {st.get("epoch")}')
     _print_table(_metrics_frame(res, cfg.ks))
 
-# %% ../nbs/09_cli.ipynb #5e2b8c08
+# %% ../nbs/09_cli.ipynb #2a8665bf
 def benchmark_modes(data, model='sasrec', max_lens=(50, 200), batch_size=256, device='cpu', seed=0, max_batches=None,
-                    verbose=True) -> 'pd.DataFrame':
+                    verbose=True):
     "Seconds per training epoch in all-position and last-position mode for each max_len, measured in this run, and their ratio."
     import pandas as pd, torch
     from eulerrec.data import WindowLoader, PrefixLoader

@@ -9,15 +9,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['RESUMABLE_CHANGES', 'SPLITS', 'LEGACY_DEFAULTS', 'TrainConfig']
+__all__ = ['RESUMABLE_CHANGES', 'SPLITS', 'LEGACY_DEFAULTS', 'flag_name', 'TrainConfig']
 
-# %% ../nbs/08a_config.ipynb #c11a6edb
+# %% ../nbs/08a_config.ipynb #0a6a35a6
 RESUMABLE_CHANGES = ('epochs', 'out', 'data_dir', 'device', 'threads')  # a run may be resumed with these changed (e.g. train longer)
 SPLITS = ('valid', 'test', 'valid_seen_excluded', 'test_seen_excluded')   # the metric sets of a metrics.json
 
 def _opt(default, help: str, **flag):
     "A `TrainConfig` field: its default, the help line of its `eulerrec train` flag, and any other argparse setting of that flag."
     return field(**(dict(default_factory=default) if callable(default) else dict(default=default)), metadata=dict(help=help, flag=flag))
+
+def flag_name(f: dataclasses.Field) -> str:
+    "The `eulerrec train` flag of a `TrainConfig` field: `--max-len` for `max_len`, unless the field names another (`--set`)."
+    return f.metadata['flag'].get('name', '--' + f.name.replace('_', '-'))
 
 @dataclass
 class TrainConfig:

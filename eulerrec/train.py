@@ -24,10 +24,10 @@ _all_ = ['TrainConfig', 'RESUMABLE_CHANGES', 'LEGACY_DEFAULTS', 'SPLITS']   # st
 # %% auto #0
 __all__ = ['SEEN_POLICIES', 'CKPT_FORMAT', 'RESUME_KEYS', 'supervised_hidden', 'supervised_logits', 'sequence_loss',
            'linear_cross_entropy', 'window_prefixes', 'context_table', 'seed_everything', 'resolve_device',
-           'keep_freed_memory', 'free_cores', 'choose_threads', 'evaluate', 'by_split', 'git_commit', 'provenance',
-           'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'read_json', 'require', 'load_weights',
-           'model_from_checkpoint', 'RunDirError', 'run_lock', 'check_same_run', 'train', 'DistEnv', 'dist_env',
-           'split_batch', 'shard_loss', 'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks',
+           'keep_freed_memory', 'usable_cpus', 'free_cores', 'choose_threads', 'evaluate', 'by_split', 'git_commit',
+           'provenance', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'read_json', 'require',
+           'load_weights', 'model_from_checkpoint', 'RunDirError', 'run_lock', 'check_same_run', 'train', 'DistEnv',
+           'dist_env', 'split_batch', 'shard_loss', 'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks',
            'metric_columns', 'metrics_table', 'epoch_cost', 'matmul_gflops', 'compute_efficiency', 'TrainConfig',
            'RESUMABLE_CHANGES', 'LEGACY_DEFAULTS', 'SPLITS']
 
@@ -133,17 +133,21 @@ def keep_freed_memory() -> bool:
     M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4   # mallopt parameters from <malloc.h>
     return bool(libc.mallopt(M_MMAP_MAX, 0)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
 
-# %% ../nbs/08_train.ipynb #7d062e49
+# %% ../nbs/08_train.ipynb #34429bc1
 def _cpu_quota() -> int | None:
     "CPUs allowed by a cgroup v2 quota (`cpu.max`), if one is set."
     try: quota, period = Path('/sys/fs/cgroup/cpu.max').read_text().split()
     except (OSError, ValueError): return None
     return None if quota == 'max' else max(1, int(int(quota) / int(period)))
 
+def usable_cpus() -> int:
+    "CPUs this process may use: its affinity, capped by a cgroup CPU quota."
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    return min(cpus, _cpu_quota() or cpus)
+
 def free_cores(samples: int = 5, interval: float = 0.02) -> int:
     "CPUs this process may use that no other runnable task is using now (at least 1)."
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
-    cpus = min(cpus, _cpu_quota() or cpus)
+    cpus = usable_cpus()
     busy = 0
     for i in range(samples):
         try: running = int(Path('/proc/loadavg').read_text().split()[3].split('/')[0])
@@ -152,13 +156,13 @@ def free_cores(samples: int = 5, interval: float = 0.02) -> int:
         if i + 1 < samples: time.sleep(interval)
     return max(1, cpus - busy)
 
-# %% ../nbs/08_train.ipynb #40b2754f
+# %% ../nbs/08_train.ipynb #f825b825
 def choose_threads(requested: int | None = None) -> tuple[int, str]:
     "Torch threads for a run, and why: `requested`, else $OMP_NUM_THREADS, else the free cores (at most torch's default)."
     if requested: return requested, 'as asked'
     if os.environ.get('OMP_NUM_THREADS'): return torch.get_num_threads(), '$OMP_NUM_THREADS'
     free = free_cores()
-    return min(free, torch.get_num_threads()), f'{free} free core(s) of {len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}'
+    return min(free, torch.get_num_threads()), f'{free} free core(s) of {usable_cpus()}'
 
 # %% ../nbs/08_train.ipynb #c8cb1558
 SEEN_POLICIES = ('ranked', 'excluded')  # items of the user's history: kept in the ranking (RecBole's default), or removed
@@ -570,7 +574,7 @@ def epoch_cost(cfg: TrainConfig, data: SeqData | None = None,
                 threads=threads or old, device=str(device), timed_steps=len(timed),
                 seconds_per_step=step, steps_per_epoch=n_steps, epoch_minutes=step * n_steps / 60)
 
-# %% ../nbs/08_train.ipynb #841fbf5c
+# %% ../nbs/08_train.ipynb #a77e945f
 def matmul_gflops(threads: int = 1, n: int = 1024, repeats: int = 5) -> float:
     "This machine's fp32 matrix-product speed in GFLOP/s (n×n @ n×n, median of `repeats`) at `threads` torch threads."
     old = torch.get_num_threads(); torch.set_num_threads(threads)
@@ -586,7 +590,6 @@ def matmul_gflops(threads: int = 1, n: int = 1024, repeats: int = 5) -> float:
 def compute_efficiency(cfg: TrainConfig, data: SeqData | None = None, batches: int = 5, threads: int = 1) -> dict:
     "GFLOP of one training step of `cfg` (matrix products), its median time, achieved GFLOP/s and their share of `matmul_gflops`."
     from torch.utils.flop_counter import FlopCounterMode
-    keep_freed_memory()
     if data is None: data = _load_data(cfg, verbose=False)
     cost = epoch_cost(cfg, data, batches=batches, threads=threads)
     seed_everything(cfg.seed)

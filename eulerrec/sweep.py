@@ -12,10 +12,10 @@ from .config import flag_name
 from .results import read_run, run_status
 
 # %% auto #0
-__all__ = ['PAPER_PROTOCOLS', 'ITEM_TIES_PROTOCOLS', 'PROTOCOLS', 'TODO_STATES', 'Protocol', 'get_protocol', 'train_argv',
-           'run_state', 'Planned', 'plan', 'sweep', 'status', 'write_status']
+__all__ = ['PAPER_PROTOCOLS', 'ITEM_TIES_PROTOCOLS', 'PROTOCOLS', 'TODO_STATES', 'Protocol', 'default_results', 'get_protocol',
+           'train_argv', 'run_state', 'Planned', 'plan', 'sweep', 'status', 'write_status']
 
-# %% ../nbs/09b_sweep.ipynb #403e45f8
+# %% ../nbs/09b_sweep.ipynb #beeb2ae0
 @dataclass(frozen=True)
 class Protocol:
     "How a set of runs is trained: the shared `TrainConfig` fields, the runs (models or named variants) and the seeds."
@@ -35,6 +35,17 @@ class Protocol:
         dd = str(fields.get('data_dir') or os.environ.get('EULERREC_DATA') or '')
         fields = {k: v.replace('{data_dir}', dd) if isinstance(v, str) else v for k, v in fields.items()}
         return TrainConfig(**fields, seed=int(seed), out=str(Path(results)/self.folder/f'{run}-seed{seed}'))
+
+    def root(self, results=None) -> Path:
+        "The folder of this protocol's runs, `<results>/<folder>` (`results`: `default_results()` unless given); what notebooks read."
+        return Path(results if results is not None else default_results())/self.folder
+
+def default_results() -> Path:
+    "Where runs are read: `$EULERREC_RESULTS`, else the `results/` folder of the clone eulerrec is imported from, else `./results`."
+    if os.environ.get('EULERREC_RESULTS'): return Path(os.environ['EULERREC_RESULTS'])
+    import eulerrec
+    clone = Path(eulerrec.__file__).resolve().parents[1]/'results'
+    return clone if clone.is_dir() else Path('results')
 
 # %% ../nbs/09b_sweep.ipynb #853f5851
 _EULERFORMER_RUNS = ('sasrec', 'eulerformer', 'sasrec-rope', 'sasrec-sinusoidal', 'eulerformer-no-adapt', 'eulerformer-learnable-angles',

@@ -68,7 +68,7 @@ PAPER_PROTOCOLS = [
              _RECGRELA_RUNS),
 ]
 
-# %% ../nbs/09b_sweep.ipynb #8c98cf70
+# %% ../nbs/09b_sweep.ipynb #7b39b47f
 _S3REC = {'beauty': 'amazon-beauty/s3rec/Beauty.txt', 'sports': 'amazon-sports/s3rec/Sports_and_Outdoors.txt',
           'toys': 'amazon-toys/s3rec/Toys_and_Games.txt', 'yelp': 'yelp/s3rec/Yelp.txt'}
 _ITEM_TIES = dict(ties='item', device='cpu')   # as these runs were trained (config.json says device cpu)
@@ -85,8 +85,11 @@ ITEM_TIES_PROTOCOLS = [
                ('sasrec', 'eulerformer'), read_by=('10_exp_positional',)) for k, f in _S3REC.items()],
     Protocol('long-ml-100k', 'ties by item id: RecGRELA protocol on ML-100K, 5-core, L = 200, batch 64', 'long/ml-100k',
              dict(dataset='ml-100k', max_len=200, batch_size=64, epochs=100, **_ITEM_TIES), _RECGRELA_RUNS, read_by=('11_exp_long_sequences',)),
-    Protocol('long-ml-1m', 'ties by item id: RecGRELA protocol on ML-1M, 5-core, L = 200, patience 20', 'long/ml-1m',
-             dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=200, patience=20, **_ITEM_TIES), _RECGRELA_RUNS, read_by=('11_exp_long_sequences',)),
+    Protocol('long-ml-1m', 'ties by item id: RecGRELA protocol on ML-1M, 5-core, L = 200, an equal budget of 20 epochs', 'long/ml-1m',
+             dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=20, patience=20, **_ITEM_TIES), _RECGRELA_RUNS, read_by=('11_exp_long_sequences',)),
+    Protocol('long-ml-1m-converged', 'ties by item id: RecGRELA protocol on ML-1M, 5-core, L = 200, to early stopping (patience 20)',
+             'long/ml-1m-converged', dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=200, patience=20, **_ITEM_TIES), _RECGRELA_RUNS,
+             read_by=('11_exp_long_sequences',)),
     Protocol('probe-ml-1m', 'ties by item id: the first 480 steps of RecGRELA on ML-1M in three training regimes, validated every 60 steps',
              'long/ml-1m-probe', dict(dataset='ml-1m', max_len=200, epoch_steps=60, epochs=8, patience=8, **_ITEM_TIES),
              ('recgrela-windows', 'recgrela-prefixes', 'recgrela-bidirectional-prefixes'), seeds=(2020,),

@@ -12,9 +12,9 @@ from .config import flag_name
 from .results import read_run, run_status
 
 # %% auto #0
-__all__ = ['PAPER_PROTOCOLS', 'ITEM_TIES_PROTOCOLS', 'TIE_ORDER_PROTOCOLS', 'PROTOCOLS', 'TODO_STATES', 'Protocol',
-           'default_results', 'get_protocol', 'train_argv', 'run_state', 'Planned', 'plan', 'sweep', 'status',
-           'write_status']
+__all__ = ['PAPER_PROTOCOLS', 'ITEM_TIES_PROTOCOLS', 'TIE_ORDER_PROTOCOLS', 'RECIPES', 'RECIPE_PROTOCOLS', 'PROTOCOLS',
+           'TODO_STATES', 'Protocol', 'default_results', 'get_protocol', 'train_argv', 'run_state', 'Planned', 'plan',
+           'sweep', 'status', 'write_status']
 
 # %% ../nbs/09b_sweep.ipynb #beeb2ae0
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ ITEM_TIES_PROTOCOLS = [
              read_by=('11_exp_long_sequences',)),
 ]
 
-# %% ../nbs/09b_sweep.ipynb #de9b0074
+# %% ../nbs/09b_sweep.ipynb #13199daf
 def _tie_runs(orders, model, **fields) -> dict:
     "Variants `<order>/<model>` for each order name: `file`, `item` or `random-S`, then `-float32` or `-minmax-float32` for the timestamp cast."
     parts = {v: re.fullmatch(r'(file|item|random-(\d+))(?:-(float32|minmax-float32))?', v) for v in orders}
@@ -127,7 +127,16 @@ _TIE_STUDY = [(name, about, folder, config, {**_tie_runs(pop_orders, 'pop', **_P
      dict(dataset='ml-1m', **_RECGRELA_ML1M), ['file', 'item', *_RANDOM, 'file-float32', *[f'{r}-float32' for r in _RANDOM[:5]]], [], (2020,))]]
 TIE_ORDER_PROTOCOLS = [Protocol(name, about, folder, config, tuple(variants), seeds, variants, read_by=('14_exp_tie_order',))
                        for name, about, folder, config, variants, seeds in _TIE_STUDY]
-PROTOCOLS = {p.name: p for p in PAPER_PROTOCOLS + ITEM_TIES_PROTOCOLS + TIE_ORDER_PROTOCOLS}
+
+# %% ../nbs/09b_sweep.ipynb #ec8dde06
+RECIPES = {'': {}, '-b64': dict(batch_size=64), '-drop0.5': dict(model_config=dict(hidden_dropout=0.5, attn_dropout=0.5))}
+_RECIPE_MODELS = ('sasrec', 'eulerformer')
+RECIPE_PROTOCOLS = [
+    Protocol('recipe-ml-100k', "recipe study: SASRec and EulerFormer on ML-100K (the main job's data, file order) under each recipe of RECIPES",
+             'v2/recipe-ml-100k', dict(dataset='ml-100k', max_len=50, epochs=200, patience=10, threads=1),
+             tuple(f'{m}{r}' for m in _RECIPE_MODELS for r in RECIPES),
+             variants={f'{m}{r}': dict(model=m, **f) for m in _RECIPE_MODELS for r, f in RECIPES.items() if r}, read_by=('15_exp_recipe',))]
+PROTOCOLS = {p.name: p for p in PAPER_PROTOCOLS + ITEM_TIES_PROTOCOLS + TIE_ORDER_PROTOCOLS + RECIPE_PROTOCOLS}
 
 # %% ../nbs/09b_sweep.ipynb #66679372
 def get_protocol(name_or_file) -> Protocol:

@@ -15,7 +15,8 @@ from .train import LEGACY_DEFAULTS, SPLITS, read_json
 __all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'run_dirs', 'run_folders', 'read_run', 'metric_of', 'seed_runs',
            'history', 'run_status', 'unfinished_runs', 'models_in', 'run_table', 't_interval', 'seed_table',
            'paired_seed_test', 'ndcg_at', 'paired_bootstrap', 'model_from_run', 'user_ranks', 'headline',
-           'variant_runs', 'plot_variants', 'plot_seeds', 'plot_curves']
+           'variant_runs', 'plot_variants', 'plot_seeds', 'plot_curves', 'rel_change', 'beside_paper', 'finished',
+           'compare_curves', 'loss_still_falling', 'rise_before_best', 'seed_pairs', 'paired_table']
 
 # %% ../nbs/13_results.ipynb #31783f8b
 def run_dirs(root) -> list[tuple[str, int, Path]]:
@@ -310,3 +311,59 @@ def plot_curves(root, models, metric: str = 'valid_NDCG@10', ax=None, title: str
     else: ax.legend(fontsize=6, loc='center left', bbox_to_anchor=(1.01, 0.5))  # beside the axes, not over the curves
     if title: ax.set_title(title, fontsize=9)
     return ax
+
+# %% ../nbs/13_results.ipynb #d8760ae2
+def rel_change(df: pd.DataFrame, base: str, cols=('HR', 'MRR', 'NDCG')) -> pd.DataFrame | None:
+    "Relative change (%) of `cols` of every row of `df` over the row `base`; None if `base` is missing or has a missing value."
+    cols = [c for c in cols if c in df]
+    if base not in df.index or not cols or df.loc[base, cols].isna().any(): return None
+    return 100 * (df[cols].astype(float) / df.loc[base, cols].astype(float) - 1)
+
+def beside_paper(paper: pd.DataFrame, base: str, ours: dict, cols=('HR', 'MRR', 'NDCG')) -> pd.DataFrame:
+    "The paper's relative change over `base` beside ours (`{column label: a frame of rel_change, or None}`), in %; labels on top."
+    frames = {'paper': rel_change(paper, base, cols), **ours}
+    return pd.concat({k: v for k, v in frames.items() if v is not None}, axis=1)
+
+def finished(t: pd.DataFrame) -> pd.DataFrame:
+    "The rows of a `run_table` whose run has finished (its status starts with 'done')."
+    return t[t.status.str.startswith('done')] if 'status' in t else t.iloc[:0]
+
+# %% ../nbs/13_results.ipynb #cddc4a71
+def compare_curves(a: pd.Series, b: pd.Series) -> dict:
+    "Curve `a` against curve `b` (indexed by epoch from 0) over the epochs both ran, and each one's best."
+    n = min(len(a), len(b))
+    va, vb = a.values[:n], b.values[:n]
+    ib = int(np.argmax(b.values))
+    reach = int(np.argmax(a.values >= b.max())) if a.max() >= b.max() else None
+    return dict(epochs=n, ahead=int((va > vb).sum()), ahead_share=float((va > vb).mean()) if n else float('nan'),
+                best_common_a=float(va.max()), best_common_b=float(vb.max()), best_a=float(a.max()), best_b=float(b.max()),
+                best_epoch_a=int(np.argmax(a.values)), best_epoch_b=ib, reach=reach, ahead_from_best_b=int((va[ib:] > vb[ib:]).sum()))
+
+def loss_still_falling(h: pd.DataFrame, best_epoch: int) -> bool:
+    "Whether the training loss of a run's history `h` is lower at its last epoch than at `best_epoch` (stopped, not converged)."
+    return bool(h.loss.iloc[-1] < h.loss.loc[best_epoch])
+
+def rise_before_best(curve: pd.Series, before: int = 20) -> float:
+    "The rise of `curve` over the `before` epochs up to its best, relative to the best (0: flat for that long)."
+    i = int(np.argmax(curve.values))
+    return float(1 - curve.iloc[max(0, i - before)] / curve.iloc[i])
+
+# %% ../nbs/13_results.ipynb #c29eadc5
+def seed_pairs(root, model: str, base: str, metric: str = 'NDCG@10', curve: str = 'valid_NDCG@10', split: str = 'test',
+               scale: float = 100.) -> pd.DataFrame:
+    "Per common seed of `model` and `base` under `root`: test `metric` of each (× `scale`), diff, gain %, stops, and `compare_curves` of `curve`."
+    rb, rm = seed_runs(root, base), seed_runs(root, model)
+    rows = {}
+    for s in sorted(rb.keys() & rm.keys()):
+        xb, xm = scale * metric_of(rb[s], split, metric), scale * metric_of(rm[s], split, metric)
+        c = compare_curves(history(root, model, s)[curve], history(root, base, s)[curve])
+        c = {re.sub('_b$', '_base', re.sub('_a$', '_model', k)): scale * v if k.startswith('best_') and 'epoch' not in k else v
+             for k, v in c.items()}                                   # curve a is the model's, b the base's; scores × scale
+        rows[s] = dict(base_value=xb, model_value=xm, diff=xm - xb, gain=100 * (xm / xb - 1), epochs_model=rm[s]['epochs'],
+                       epochs_base=rb[s]['epochs'], stopped_model=rm[s]['stopped'], stopped_base=rb[s]['stopped'], **c)
+    return pd.DataFrame.from_dict(rows, orient='index').rename_axis('seed')
+
+def paired_table(root, models, base: str, metric: str = 'NDCG@10', split: str = 'test') -> pd.DataFrame:
+    "`paired_seed_test` of each of `models` against `base` under `root`, a row per model (rel in %); models without a common seed get seeds 0."
+    rows = [paired_seed_test(root, m, base, metric, split) for m in models]
+    return pd.DataFrame(rows).assign(rel=lambda d: 100 * d.rel).set_index('model')

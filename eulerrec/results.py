@@ -195,25 +195,25 @@ EULERFORMER_ML1M = pd.DataFrame({
 # RecGRELA, official repository's ML-1M log (5-core, L = 200): test metrics of the best checkpoint.
 RECGRELA_ML1M_LOG = {'HR@5': 0.2364, 'HR@10': 0.3311, 'NDCG@5': 0.1653, 'NDCG@10': 0.1959, 'MRR@5': 0.1419, 'MRR@10': 0.1545}
 
-# %% ../nbs/13_results.ipynb #e4d732af
-def headline(results='results') -> pd.DataFrame:
-    "The reproduction headline: per claim, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs)."
-    results = Path(results)
-    claims = [  # paper, dataset, protocol folder, model, base (None: an absolute metric), metric, paper value (%)
-        ('EulerFormer', 'ml-1m', 'positional', 'sasrec', None, 'NDCG@10', EULERFORMER_ML1M.loc['sasrec', 'NDCG']),
-        ('EulerFormer', 'ml-1m', 'positional', 'eulerformer', None, 'NDCG@10', EULERFORMER_ML1M.loc['eulerformer', 'NDCG']),
-        ('EulerFormer', 'ml-1m', 'positional', 'eulerformer', 'sasrec', 'NDCG@10',
-         100 * (EULERFORMER_ML1M.loc['eulerformer', 'NDCG'] / EULERFORMER_ML1M.loc['sasrec', 'NDCG'] - 1)),
-        ('RecGRELA (log)', 'ml-1m', 'long', 'recgrela', None, 'NDCG@10', 100 * RECGRELA_ML1M_LOG['NDCG@10']),
-        ('RecGRELA (log)', 'ml-1m', 'long', 'recgrela', None, 'HR@10', 100 * RECGRELA_ML1M_LOG['HR@10']),
-        ('RecGRELA (log)', 'ml-1m-converged', 'long', 'recgrela', None, 'NDCG@10', 100 * RECGRELA_ML1M_LOG['NDCG@10']),
-        ('RecGRELA', 'ml-1m', 'long', 'recgrela', 'sasrec', 'NDCG@10', float('nan')),  # the paper's tables: not found (spec)
-        ('RecGRELA', 'ml-1m-converged', 'long', 'recgrela', 'sasrec', 'NDCG@10', float('nan')),
-        ('EulerFormer', 'ml-100k', 'positional', 'eulerformer', 'sasrec', 'NDCG@10', float('nan')),
-        ('RecGRELA', 'ml-100k', 'long', 'recgrela', 'sasrec', 'NDCG@10', float('nan'))]
+# %% ../nbs/13_results.ipynb #11a4a0bf
+def headline(results=None) -> pd.DataFrame:
+    "The reproduction headline: per claim and protocol, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs)."
+    from eulerrec.sweep import PROTOCOLS   # here, not at the top: sweep reads runs with this module
+    E, log = EULERFORMER_ML1M, RECGRELA_ML1M_LOG
+    claims = [  # paper, protocol (eulerrec.sweep), model, base (None: an absolute metric), metric, paper value (%)
+        *[c for proto in ('eulerformer-ml-1m', 'ml-1m') for c in (
+            ('EulerFormer', proto, 'sasrec', None, 'NDCG@10', E.loc['sasrec', 'NDCG']),
+            ('EulerFormer', proto, 'eulerformer', None, 'NDCG@10', E.loc['eulerformer', 'NDCG']),
+            ('EulerFormer', proto, 'eulerformer', 'sasrec', 'NDCG@10', 100 * (E.loc['eulerformer', 'NDCG'] / E.loc['sasrec', 'NDCG'] - 1)))],
+        *[c for proto in ('recgrela-ml-1m', 'long-ml-1m', 'long-ml-1m-converged') for c in (
+            ('RecGRELA (log)', proto, 'recgrela', None, 'NDCG@10', 100 * log['NDCG@10']),
+            ('RecGRELA (log)', proto, 'recgrela', None, 'HR@10', 100 * log['HR@10']),
+            ('RecGRELA', proto, 'recgrela', 'sasrec', 'NDCG@10', float('nan')))],  # the paper's tables: not found (spec)
+        ('EulerFormer', 'ml-100k', 'eulerformer', 'sasrec', 'NDCG@10', float('nan')),
+        ('RecGRELA', 'long-ml-100k', 'recgrela', 'sasrec', 'NDCG@10', float('nan'))]
     rows = []
-    for paper, ds, proto, model, base, metric, pv in claims:
-        root = results/proto/ds
+    for paper, proto, model, base, metric, pv in claims:
+        root, ties = PROTOCOLS[proto].root(results), PROTOCOLS[proto].config.get('ties', 'file')
         rm = seed_runs(root, model)
         if base is None:
             vals = [100 * r['test'][metric] for r in rm.values()]
@@ -237,8 +237,8 @@ def headline(results='results') -> pd.DataFrame:
         if equal: note.append(f'equal budget: all {2 * n} runs capped at {epochs.pop()} epochs, not converged')
         elif capped: note.append(f'capped run(s), seed {", ".join(map(str, sorted(set(capped))))}: '
                                  + ('a lower bound' if base is None else 'not converged'))
-        ties = sorted({r['ties'] for r in (*rm.values(), *(rb.values() if base else ()))})
-        rows.append(dict(paper=paper, dataset=ds, claim=what, unit=unit, paper_value=pv, ours=mean, std=std, seeds=n,
+        ties = sorted({r['ties'] for r in (*rm.values(), *(rb.values() if base else ()))}) or [ties]
+        rows.append(dict(paper=paper, protocol=proto, claim=what, unit=unit, paper_value=pv, ours=mean, std=std, seeds=n,
                          gap=mean - pv, ours_seen_excluded=excl, ties=', '.join(ties), note='; '.join(note)))
     return pd.DataFrame(rows)
 

@@ -48,7 +48,7 @@ def default_results() -> Path:
     clone = Path(eulerrec.__file__).resolve().parents[1]/'results'
     return clone if clone.is_dir() else Path('results')
 
-# %% ../nbs/09b_sweep.ipynb #853f5851
+# %% ../nbs/09b_sweep.ipynb #9e11cf1d
 _EULERFORMER_RUNS = ('sasrec', 'eulerformer', 'sasrec-rope', 'sasrec-sinusoidal', 'eulerformer-no-adapt', 'eulerformer-learnable-angles',
                      'eulerformer-no-diff-rot', 'eulerformer-no-psi', 'eulerformer-no-pcl', 'bert4rec', 'bert4rec-euler')
 _RECGRELA_RUNS = ('recgrela', 'sasrec', 'linrec', 'gru4rec', 'eulerformer', 'recgrela-no-rope', 'recgrela-no-local', 'recgrela-no-gate')
@@ -57,10 +57,10 @@ _RECGRELA_ML1M = dict(max_len=200, batch_size=28, stride=50)  # windows every 50
 PAPER_PROTOCOLS = [
     Protocol('eulerformer-ml-1m', 'EulerFormer Table 2/4/5 protocol: ML-1M, rating >= 3, 10-core, L = 50, RecBole order and float32 timestamps',
              'v2/eulerformer-ml-1m', dict(dataset='ml-1m', min_rating=3, core=10, max_len=50, epochs=300, patience=10, time_cast='float32'),
-             _EULERFORMER_RUNS),
+             _EULERFORMER_RUNS, read_by=('13_results',)),
     Protocol('recgrela-ml-1m', 'RecGRELA Table 2 protocol: ML-1M, 5-core, L = 200, patience 20 as the official run, RecBole order and float32 timestamps',
              'v2/recgrela-ml-1m', dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=300, patience=20, time_cast='float32'),
-             _RECGRELA_RUNS),
+             _RECGRELA_RUNS, read_by=('13_results',)),
     Protocol('eulerformer-ml-100k', 'the EulerFormer protocol on ML-100K: 5-core, L = 50, RecBole order and its ML-100K preset timestamps',
              'v2/eulerformer-ml-100k', dict(dataset='ml-100k', max_len=50, epochs=300, patience=10, time_cast='minmax-float32'),
              _EULERFORMER_RUNS),
@@ -69,7 +69,7 @@ PAPER_PROTOCOLS = [
              _RECGRELA_RUNS),
 ]
 
-# %% ../nbs/09b_sweep.ipynb #f24d7531
+# %% ../nbs/09b_sweep.ipynb #3c29a356
 _S3REC = {'beauty': 'amazon-beauty/s3rec/Beauty.txt', 'sports': 'amazon-sports/s3rec/Sports_and_Outdoors.txt',
           'toys': 'amazon-toys/s3rec/Toys_and_Games.txt', 'yelp': 'yelp/s3rec/Yelp.txt'}
 _ITEM_TIES = dict(ties='item', device='cpu')   # as these runs were trained (config.json says device cpu)
@@ -77,32 +77,35 @@ _ITEM_TIES = dict(ties='item', device='cpu')   # as these runs were trained (con
 ITEM_TIES_PROTOCOLS = [
     Protocol('ml-100k', 'ties by item id: EulerFormer protocol on ML-100K, 5-core, L = 50', 'positional/ml-100k',
              dict(dataset='ml-100k', max_len=50, epochs=100, **_ITEM_TIES),
-             _EULERFORMER_RUNS + ('sasrec-none', 'sasrec-sinusoidal-gain'), read_by=('10_exp_positional',)),
+             _EULERFORMER_RUNS + ('sasrec-none', 'sasrec-sinusoidal-gain'),
+             read_by=('10_exp_position_schemes', '10a_exp_ablations', '10b_exp_bert4rec', '10d_exp_euler_analyses')),
     Protocol('ml-1m', 'ties by item id: EulerFormer protocol, ML-1M, rating >= 3, 10-core, L = 50', 'positional/ml-1m',
              dict(dataset='ml-1m', min_rating=3, core=10, max_len=50, epochs=100, **_ITEM_TIES),
-             _EULERFORMER_RUNS + ('sasrec-sinusoidal-gain',), read_by=('10_exp_positional',)),
+             _EULERFORMER_RUNS + ('sasrec-sinusoidal-gain',), read_by=('10_exp_position_schemes', '10a_exp_ablations', '10b_exp_bert4rec',
+                                                               '10c_exp_other_datasets', '13_results', '14_exp_tie_order')),
     *[Protocol(f's3rec-{k}', f'ties by item id: the S3-Rec {k} sequence file (already 5-core; not the paper\'s dataset), L = 50',
                f'positional/s3rec-{k}', dict(dataset='{data_dir}/' + f, max_len=50, epochs=100, **_ITEM_TIES),
-               ('sasrec', 'eulerformer'), read_by=('10_exp_positional',)) for k, f in _S3REC.items()],
+               ('sasrec', 'eulerformer'), read_by=('10c_exp_other_datasets',)) for k, f in _S3REC.items()],
     Protocol('long-ml-100k', 'ties by item id: RecGRELA protocol on ML-100K, 5-core, L = 200, batch 64', 'long/ml-100k',
-             dict(dataset='ml-100k', max_len=200, batch_size=64, epochs=100, **_ITEM_TIES), _RECGRELA_RUNS, read_by=('11_exp_long_sequences',)),
+             dict(dataset='ml-100k', max_len=200, batch_size=64, epochs=100, **_ITEM_TIES), _RECGRELA_RUNS, read_by=('11b_exp_recgrela_accuracy', '13_results')),
     Protocol('long-ml-1m', 'ties by item id: RecGRELA protocol on ML-1M, 5-core, L = 200, an equal budget of 20 epochs', 'long/ml-1m',
-             dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=20, patience=20, **_ITEM_TIES), _RECGRELA_RUNS, read_by=('11_exp_long_sequences',)),
+             dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=20, patience=20, **_ITEM_TIES), _RECGRELA_RUNS,
+             read_by=('11b_exp_recgrela_accuracy', '11c_exp_training_regimes', '13_results')),
     Protocol('long-ml-1m-converged', 'ties by item id: RecGRELA protocol on ML-1M, 5-core, L = 200, to early stopping (patience 20)',
              'long/ml-1m-converged', dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=200, patience=20, **_ITEM_TIES), _RECGRELA_RUNS,
-             read_by=('11_exp_long_sequences',)),
+             read_by=('11b_exp_recgrela_accuracy', '11c_exp_training_regimes', '13_results')),
     Protocol('probe-ml-1m', 'ties by item id: the first 480 steps of RecGRELA on ML-1M in three training regimes, validated every 60 steps',
              'long/ml-1m-probe', dict(dataset='ml-1m', max_len=200, epoch_steps=60, epochs=8, patience=8, **_ITEM_TIES),
              ('recgrela-windows', 'recgrela-prefixes', 'recgrela-bidirectional-prefixes'), seeds=(2020,),
              variants={'recgrela-windows': dict(model='recgrela', mode='all', batch_size=4, stride=50),
                        'recgrela-prefixes': dict(model='recgrela', mode='last', batch_size=292),
                        'recgrela-bidirectional-prefixes': dict(model='recgrela-bidirectional', mode='last', batch_size=292)},
-             read_by=('11_exp_long_sequences',)),
+             read_by=('11c_exp_training_regimes',)),
     Protocol('prefix-ml-1m', 'ties by item id: RecGRELA on ML-1M trained as the official run (one target per prefix, 2048 per step); a GPU job',
              'long/ml-1m-prefixes', dict(dataset='ml-1m', max_len=200, mode='last', batch_size=2048, epochs=200, patience=20, **_ITEM_TIES),
              ('recgrela-prefixes', 'recgrela-bidirectional-prefixes'), seeds=(2020,),
              variants={'recgrela-prefixes': dict(model='recgrela'), 'recgrela-bidirectional-prefixes': dict(model='recgrela-bidirectional')},
-             read_by=('11_exp_long_sequences',)),
+             read_by=()),   # not yet run (a GPU job); 11c_exp_training_regimes will read it
 ]
 
 # %% ../nbs/09b_sweep.ipynb #13199daf

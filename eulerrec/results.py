@@ -17,7 +17,7 @@ __all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'run_dirs', 'run_
            'paired_seed_test', 'ndcg_at', 'paired_bootstrap', 'model_from_run', 'user_ranks', 'headline', 'seed_curves',
            'plot_seed_bands', 'continued_runs', 'lead_change', 'swapped_pairs', 'variant_runs', 'plot_variants',
            'plot_seeds', 'plot_curves', 'rel_change', 'beside_paper', 'finished', 'compare_curves',
-           'loss_still_falling', 'rise_before_best', 'seed_pairs', 'paired_table']
+           'loss_still_falling', 'rise_before_best', 'seed_pairs', 'paired_table', 'recipe_table', 'choose_recipe']
 
 # %% ../nbs/13_results.ipynb #31783f8b
 def run_dirs(root) -> list[tuple[str, int, Path]]:
@@ -421,3 +421,26 @@ def paired_table(root, models, base: str, metric: str = 'NDCG@10', split: str = 
     "`paired_seed_test` of each of `models` against `base` under `root`, a row per model (rel in %); models without a common seed get seeds 0."
     rows = [paired_seed_test(root, m, base, metric, split) for m in models]
     return pd.DataFrame(rows).assign(rel=lambda d: 100 * d.rel).set_index('model')
+
+# %% ../nbs/13_results.ipynb #f26c8e8e
+def recipe_table(root, models, recipes, metric: str = 'NDCG@10') -> pd.DataFrame:
+    "Per model and recipe suffix (runs `root/<model><suffix>-seed<S>`; the first suffix is the current recipe): seeds, valid and test `metric` (%, mean and std), epochs, minutes, and the paired validation change over the current recipe (%, wins, p)."
+    rows = []
+    for m in models:
+        for r in recipes:
+            v, t = (seed_table(root, [m + r], (metric,), split=split).iloc[0] for split in ('valid', 'test'))
+            p = paired_seed_test(root, m + r, m + recipes[0], metric, split='valid')
+            rows.append(dict(model=m, recipe=r or 'current', seeds=v.seeds, valid=v[metric], valid_std=v[f'{metric} std'], test=t[metric],
+                             test_std=t[f'{metric} std'], epochs=v.epochs, minutes=v.minutes, valid_change=100 * p['rel'],
+                             wins=p['wins'], p=p['p']))
+    return pd.DataFrame(rows).set_index(['model', 'recipe'])
+
+def choose_recipe(table: pd.DataFrame) -> tuple[str, str]:
+    "(recipe, why) from a `recipe_table`: the recipe with the largest mean validation change over the models, if it improves every model; else 'current'."
+    gain = table.valid_change.unstack('model').drop(index='current', errors='ignore')
+    if gain.empty or gain.isna().any().any(): return 'current', 'not every model has runs of every recipe'
+    best = gain.mean(axis=1).idxmax()
+    if (gain.loc[best] > 0).all():
+        return best, f'{best}: better on validation for every model (' + ', '.join(f'{m} {g:+.1f}%' for m, g in gain.loc[best].items()) + ')'
+    return 'current', (f'no recipe improves every model on validation (the best on average, {best}: '
+                       + ', '.join(f'{m} {g:+.1f}%' for m, g in gain.loc[best].items()) + ')')

@@ -199,13 +199,13 @@ EULERFORMER_ML1M = pd.DataFrame({
 # RecGRELA, official repository's ML-1M log (5-core, L = 200): test metrics of the best checkpoint.
 RECGRELA_ML1M_LOG = {'HR@5': 0.2364, 'HR@10': 0.3311, 'NDCG@5': 0.1653, 'NDCG@10': 0.1959, 'MRR@5': 0.1419, 'MRR@10': 0.1545}
 
-# %% ../nbs/13_results.ipynb #11a4a0bf
+# %% ../nbs/13_results.ipynb #3773c4cc
 def headline(results=None) -> pd.DataFrame:
     "The reproduction headline: per claim and protocol, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs)."
     from eulerrec.sweep import PROTOCOLS   # here, not at the top: sweep reads runs with this module
     E, log = EULERFORMER_ML1M, RECGRELA_ML1M_LOG
     claims = [  # paper, protocol (eulerrec.sweep), model, base (None: an absolute metric), metric, paper value (%)
-        *[c for proto in ('eulerformer-ml-1m', 'ml-1m') for c in (
+        *[c for proto in ('eulerformer-ml-1m', 'eulerformer-ml-1m-dropout0.2', 'ml-1m') for c in (
             ('EulerFormer', proto, 'sasrec', None, 'NDCG@10', E.loc['sasrec', 'NDCG']),
             ('EulerFormer', proto, 'eulerformer', None, 'NDCG@10', E.loc['eulerformer', 'NDCG']),
             ('EulerFormer', proto, 'eulerformer', 'sasrec', 'NDCG@10', 100 * (E.loc['eulerformer', 'NDCG'] / E.loc['sasrec', 'NDCG'] - 1)))],

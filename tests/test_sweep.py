@@ -3,6 +3,7 @@ with --dry-run, interrupted and resumed, stopped by --deadline, and shown by --s
 import os, signal, subprocess, sys, time
 from pathlib import Path
 import pandas as pd
+import pytest
 
 from eulerrec.results import read_run
 from eulerrec.sweep import get_protocol, plan
@@ -71,3 +72,14 @@ def test_deadline_stops_every_run_cleanly(tmp_path):
             d = tmp_path/'r'/'tiny'/f'{m}-seed{s}'
             import torch
             assert torch.load(d/'last.pt', weights_only=False)['epoch'] + 1 == len(pd.read_csv(d/'history.csv'))
+
+
+@pytest.mark.skipif(not Path('/proc/self/autogroup').is_file(), reason='Linux autogroups only')
+def test_niced_sweep_gives_its_session_priority_back():
+    "A niced sweep lowers its session's autogroup while it runs (its runs yield to other sessions) and restores it after: the session may be the user's terminal."
+    code = ("from pathlib import Path; from eulerrec.sweep import sweep, _yield_to_other_sessions\n"
+            "with _yield_to_other_sessions(): print('during', Path('/proc/self/autogroup').read_text().split()[-1])\n"
+            "sweep([], say=lambda s: None)")
+    out = subprocess.run(['setsid', 'sh', '-c', f'nice -n 7 {sys.executable} -c "{code}"; cat /proc/self/autogroup'],
+                         capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert out[:2] == ['during', '7'] and out[-1] == '0', out   # a fresh session starts at 0 and is left at 0

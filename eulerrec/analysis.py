@@ -126,7 +126,7 @@ def contrast_share(name: str, data, max_len: int = 50, batch_size: int = 256, se
         return torch.sqrt(sum((g ** 2).sum() for g in torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True) if g is not None))
     return dict(grad_ratio=(norm(con) / norm(ce)).item(), contrast_loss=con.item(), cross_entropy=ce.item())
 
-# %% ../nbs/13b_analysis.ipynb #74fef01e
+# %% ../nbs/13b_analysis.ipynb #92e3207d
 def _rms(t: torch.Tensor) -> float: return t.float().pow(2).mean().sqrt().item()
 
 def position_table(scheme) -> torch.Tensor | None:
@@ -139,8 +139,7 @@ def position_table(scheme) -> torch.Tensor | None:
 
 def embedding_rms(folder, verbose: bool = True) -> pd.DataFrame:
     "Measure item-embedding and position-table RMS of every finished, checkpointed run in `folder`; update and return `folder/embedding-rms.csv`."
-    from eulerrec.models import model_class
-    from eulerrec.train import git_commit, load_checkpoint
+    from eulerrec.train import git_commit, load_checkpoint, model_from_checkpoint
     root, commit, rows = Path(folder), git_commit()[:12], []
     say = print if verbose else (lambda *a: None)
     for run in sorted(p for p in root.iterdir() if (p/'metrics.json').is_file() and (p/'best.pt').is_file()):
@@ -148,8 +147,7 @@ def embedding_rms(folder, verbose: bool = True) -> pd.DataFrame:
         best = json.loads((run/'metrics.json').read_text()).get('best_epoch')
         if ck.get('epoch') != best:
             say(f'{run.name}: skipped, best.pt is from epoch {ck.get("epoch")} but metrics.json has best epoch {best} (a run in progress?)'); continue
-        model = model_class(cfg['model'])(**ck['model_config'])    # the checkpoint's config rebuilds the exact model
-        model.load_state_dict(ck['model_state'])
+        model = model_from_checkpoint(cfg['model'], ck, run/'best.pt')   # the checkpoint's config rebuilds the exact model
         pos, item = position_table(getattr(model, 'pos_emb', None)), _rms(model.item_emb.weight[1:])
         p = _rms(pos) if pos is not None else float('nan')
         rows.append(dict(run=run.name, model=cfg['model'], seed=int(cfg['seed']), best_epoch=ck.get('epoch'), item_rms=item,

@@ -422,7 +422,7 @@ def paired_table(root, models, base: str, metric: str = 'NDCG@10', split: str = 
     rows = [paired_seed_test(root, m, base, metric, split) for m in models]
     return pd.DataFrame(rows).assign(rel=lambda d: 100 * d.rel).set_index('model')
 
-# %% ../nbs/13_results.ipynb #f26c8e8e
+# %% ../nbs/13_results.ipynb #4bd3a47a
 def recipe_table(root, models, recipes, metric: str = 'NDCG@10') -> pd.DataFrame:
     "Per model and recipe suffix (runs `root/<model><suffix>-seed<S>`; the first suffix is the current recipe): seeds, valid and test `metric` (%, mean and std), epochs, minutes, and the paired validation change over the current recipe (%, wins, p)."
     rows = []
@@ -440,7 +440,6 @@ def choose_recipe(table: pd.DataFrame) -> tuple[str, str]:
     gain = table.valid_change.unstack('model').drop(index='current', errors='ignore')
     if gain.empty or gain.isna().any().any(): return 'current', 'not every model has runs of every recipe'
     best = gain.mean(axis=1).idxmax()
-    if (gain.loc[best] > 0).all():
-        return best, f'{best}: better on validation for every model (' + ', '.join(f'{m} {g:+.1f}%' for m, g in gain.loc[best].items()) + ')'
-    return 'current', (f'no recipe improves every model on validation (the best on average, {best}: '
-                       + ', '.join(f'{m} {g:+.1f}%' for m, g in gain.loc[best].items()) + ')')
+    changes = ', '.join(f'{m} {g:+.1f}%' for m, g in gain.loc[best].items())
+    if (gain.loc[best] > 0).all(): return best, f'{best}: better on validation for every model ({changes})'
+    return 'current', f'no recipe improves every model on validation (the best on average, {best}: {changes})'

@@ -141,8 +141,8 @@ _TIE_STUDY = [(name, about, folder, config, {**_tie_runs(pop_orders, 'pop', **_P
 TIE_ORDER_PROTOCOLS = [Protocol(name, about, folder, config, tuple(variants), seeds, variants, read_by=('14_exp_tie_order',))
                        for name, about, folder, config, variants, seeds in _TIE_STUDY]
 
-# %% ../nbs/09b_sweep.ipynb #ec8dde06
-RECIPES = {'': {}, '-b64': dict(batch_size=64), '-drop0.5': dict(model_config=dict(hidden_dropout=0.5, attn_dropout=0.5))}
+# %% ../nbs/09b_sweep.ipynb #de7ce882
+RECIPES = {'': {}, '-b64': dict(batch_size=64), '-drop0.5': dict(model_config=RECBOLE_SASREC_DROPOUT)}
 _RECIPE_MODELS = ('sasrec', 'eulerformer')
 RECIPE_PROTOCOLS = [
     Protocol('recipe-ml-100k', "recipe study: SASRec and EulerFormer on ML-100K (the main job's data, file order) under each recipe of RECIPES",

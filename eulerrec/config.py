@@ -11,8 +11,8 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['RESUMABLE_CHANGES', 'SPLITS', 'LEGACY_DEFAULTS', 'flag_name', 'TrainConfig']
 
-# %% ../nbs/08a_config.ipynb #0a6a35a6
-RESUMABLE_CHANGES = ('epochs', 'out', 'data_dir', 'device', 'threads')  # a run may be resumed with these changed (e.g. train longer)
+# %% ../nbs/08a_config.ipynb #7baeca25
+RESUMABLE_CHANGES = ('epochs', 'patience', 'out', 'data_dir', 'device', 'threads')  # a run may be resumed with these changed (e.g. train longer)
 SPLITS = ('valid', 'test', 'valid_seen_excluded', 'test_seen_excluded')   # the metric sets of a metrics.json
 
 def _opt(default, help: str, **flag):

@@ -49,7 +49,7 @@ def default_results() -> Path:
     clone = Path(eulerrec.__file__).resolve().parents[1]/'results'
     return clone if clone.is_dir() else Path('results')
 
-# %% ../nbs/09b_sweep.ipynb #48ce9f37
+# %% ../nbs/09b_sweep.ipynb #b9aa4fbe
 _EULERFORMER_RUNS = ('sasrec', 'eulerformer', 'sasrec-rope', 'sasrec-sinusoidal', 'eulerformer-no-adapt', 'eulerformer-learnable-angles',
                      'eulerformer-no-diff-rot', 'eulerformer-no-psi', 'eulerformer-no-pcl', 'bert4rec', 'bert4rec-euler')
 _RECGRELA_RUNS = ('recgrela', 'sasrec', 'linrec', 'gru4rec', 'eulerformer', 'recgrela-no-rope', 'recgrela-no-local', 'recgrela-no-gate')
@@ -57,16 +57,18 @@ _RECGRELA_ML1M = dict(max_len=200, batch_size=28, stride=50)  # windows every 50
 
 RECBOLE_SASREC_DROPOUT = dict(hidden_dropout=0.5, attn_dropout=0.5)   # RecBole's SASRec.yaml: what the official EulerFormer code trains with
 _BERT_DEFAULTS = {r: dict(model=r, model_config={}) for r in ('bert4rec', 'bert4rec-euler')}   # RecBole's BERT4Rec.yaml: 0.2, our default
-_EULERFORMER_ML1M = dict(dataset='ml-1m', min_rating=3, core=10, max_len=50, epochs=300, patience=10, time_cast='float32')
+_EULERFORMER_ML1M = dict(dataset='ml-1m', min_rating=3, core=10, max_len=50, epochs=300, patience=15, time_cast='float32')
 
 PAPER_PROTOCOLS = [
     Protocol('eulerformer-ml-1m', 'EulerFormer Table 2/4/5 protocol: ML-1M, rating >= 3, 10-core, L = 50, RecBole order and float32 timestamps, '
-             "RecBole's SASRec dropout 0.5, patience 15", 'v2/eulerformer-ml-1m',
-             dict(_EULERFORMER_ML1M, patience=15, model_config=RECBOLE_SASREC_DROPOUT),
-             _EULERFORMER_RUNS, variants=_BERT_DEFAULTS, read_by=('13_results',)),
-    Protocol('eulerformer-ml-1m-dropout0.2', 'the EulerFormer protocol with dropout 0.2 (the RecGRELA repository\'s EulerFormer config, our '
-             'model default) instead of RecBole\'s 0.5, and patience 10', 'v2/eulerformer-ml-1m-dropout0.2', _EULERFORMER_ML1M, _EULERFORMER_RUNS,
-             read_by=('13_results',)),
+             'patience 15 as the official config, dropout 0.2 (chosen on validation over RecBole\'s 0.5)', 'v2/eulerformer-ml-1m',
+             _EULERFORMER_ML1M, _EULERFORMER_RUNS, read_by=('13_results',)),
+    Protocol('eulerformer-ml-1m-dropout0.5', "the EulerFormer protocol with RecBole's SASRec dropout, 0.5 (what the official code trains with)",
+             'v2/eulerformer-ml-1m-dropout0.5', dict(_EULERFORMER_ML1M, model_config=RECBOLE_SASREC_DROPOUT), ('sasrec', 'eulerformer'),
+             seeds=(2020,), read_by=('13_results',)),
+    Protocol('eulerformer-ml-1m-dropout0.2', 'the first runs of the EulerFormer protocol: patience 10 (the official config before its commit '
+             'd586492); continued to patience 15 by sweeping eulerformer-ml-1m', 'v2/eulerformer-ml-1m-dropout0.2',
+             dict(_EULERFORMER_ML1M, patience=10), _EULERFORMER_RUNS, read_by=('13_results',)),
     Protocol('recgrela-ml-1m', 'RecGRELA Table 2 protocol: ML-1M, 5-core, L = 200, patience 20 as the official run, RecBole order and float32 timestamps',
              'v2/recgrela-ml-1m', dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=300, patience=20, time_cast='float32'),
              _RECGRELA_RUNS, read_by=('13_results',)),
@@ -181,7 +183,7 @@ def train_argv(cfg: TrainConfig) -> list[str]:
         else: argv += [flag, str(v)]
     return argv
 
-# %% ../nbs/09b_sweep.ipynb #cae99f4b
+# %% ../nbs/09b_sweep.ipynb #97ccbb98
 TODO_STATES = ('new', 'resume', 'continue')
 
 def _locked(run: Path) -> bool:
@@ -201,8 +203,11 @@ def run_state(cfg: TrainConfig) -> tuple[str, str]:
     if _locked(d): return 'running', run_status(d)
     r = read_run(d)
     if r is None: return ('resume', run_status(d)) if (d/'last.pt').is_file() or (d/'history.csv').is_file() else ('new', 'not yet run')
-    if r['stopped'] == 'early stop' or r['epochs'] >= cfg.epochs: return 'done', r['stopped']
+    since = r['epochs'] - 1 - r['best_epoch']   # epochs without a better validation score at its end
+    if since >= cfg.patience: return 'done', 'early stop'
+    if r['epochs'] >= cfg.epochs: return 'done', r['stopped']
     if not (d/'last.pt').is_file(): return 'done', f"{r['stopped']}; no last.pt to continue from"
+    if r['stopped'] == 'early stop': return 'continue', f'early stop after {since} epochs without a better score; the protocol waits {cfg.patience}'
     return 'continue', f"{r['stopped']}, the protocol allows {cfg.epochs}"
 
 # %% ../nbs/09b_sweep.ipynb #a39e04c4

@@ -26,10 +26,10 @@ __all__ = ['SEEN_POLICIES', 'CKPT_FORMAT', 'RESUME_KEYS', 'supervised_hidden', '
            'linear_cross_entropy', 'window_prefixes', 'context_table', 'seed_everything', 'resolve_device',
            'keep_freed_memory', 'usable_cpus', 'free_cores', 'choose_threads', 'evaluate', 'by_split', 'git_commit',
            'provenance', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'read_json', 'require',
-           'load_weights', 'model_from_checkpoint', 'RunDirError', 'run_lock', 'check_same_run', 'train', 'DistEnv',
-           'dist_env', 'split_batch', 'shard_loss', 'LossStep', 'init_distributed', 'from_rank0', 'mean_over_ranks',
-           'metric_columns', 'metrics_table', 'epoch_cost', 'matmul_gflops', 'compute_efficiency', 'TrainConfig',
-           'RESUMABLE_CHANGES', 'LEGACY_DEFAULTS', 'SPLITS']
+           'load_weights', 'model_from_checkpoint', 'RunDirError', 'run_lock', 'stop_epoch', 'check_same_run', 'train',
+           'DistEnv', 'dist_env', 'split_batch', 'shard_loss', 'LossStep', 'init_distributed', 'from_rank0',
+           'mean_over_ranks', 'metric_columns', 'metrics_table', 'epoch_cost', 'matmul_gflops', 'compute_efficiency',
+           'TrainConfig', 'RESUMABLE_CHANGES', 'LEGACY_DEFAULTS', 'SPLITS']
 
 # %% ../nbs/08_train.ipynb #b833b101
 def supervised_hidden(model: SeqRecModel, items: torch.Tensor, targets: torch.Tensor):
@@ -305,7 +305,7 @@ def _run_line(cfg: TrainConfig, epoch: int, best: float, best_epoch: int, wait: 
 def _fmt(m: dict, keys=('HR@10', 'NDCG@10', 'MRR@10')) -> str:
     return '  '.join(f'{k} {m[k]:.4f}' for k in keys if k in m)
 
-# %% ../nbs/08_train.ipynb #5c8396ed
+# %% ../nbs/08_train.ipynb #3b896fbc
 class RunDirError(CheckpointError): "A run directory that this run cannot use: a file, not writable, locked by another process, or another run's."
 
 @contextlib.contextmanager
@@ -327,14 +327,28 @@ def run_lock(run: Path):
         yield run
     finally: os.close(fd)
 
+def stop_epoch(scores, patience: int) -> int | None:
+    "The epoch after which a run validated with `scores` (one per epoch) stops under `patience`: the first `patience` epochs after a better score; None if it does not."
+    best, wait = float('-inf'), 0
+    for epoch, s in enumerate(scores):
+        best, wait = (s, 0) if s > best else (best, wait + 1)
+        if wait >= patience: return epoch
+    return None
+
 def check_same_run(run: Path, cfg: 'TrainConfig'):
-    "Refuse `run` if its config.json describes another configuration than `cfg` (up to the settings a resumed run may change)."
+    "Refuse `run` if its config.json describes another configuration than `cfg` (up to the settings a resumed run may change), or a patience that would have stopped it earlier."
     f = Path(run)/'config.json'
     if not f.is_file(): return
-    a, b = _resume_key(read_json(f)), _resume_key(json.loads(json.dumps(asdict(cfg))))
+    there = read_json(f)
+    a, b = _resume_key(there), _resume_key(json.loads(json.dumps(asdict(cfg))))
     if a != b:
         diff = ', '.join(f'{k}: {a.get(k)!r} there, {b.get(k)!r} here' for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k))
         raise RunDirError(f'{run} holds a run of a different configuration ({diff}); use another --out, or delete that directory')
+    h = Path(run)/'history.csv'
+    if there.get('patience') != cfg.patience and h.is_file() and len(scores := pd.read_csv(h)['valid_NDCG@10'].tolist()):
+        if (e := stop_epoch(scores, cfg.patience)) is not None and e < len(scores) - 1:
+            raise RunDirError(f'{run} trained on past epoch {e}, where patience {cfg.patience} stops (it ran with patience {there.get("patience")}): '
+                              'resuming it would not give the run of that patience; use another --out')
 
 # %% ../nbs/08_train.ipynb #8a09b5c8
 def train(cfg: TrainConfig, data: SeqData | None = None, resume: bool = True, progress: bool | str = True, verbose: bool = True,

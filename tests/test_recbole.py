@@ -146,15 +146,18 @@ def test_split_equals_recbole(case, tmp_path):
         assert c['recbole_time_cast'] == 'float32' and default['test_target'] > 0, c  # raw float32: 64 s steps
 
 
-@pytest.mark.parametrize('recbole, ours', [('SASRec', 'sasrec'), ('SASRec', 'eulerformer'), ('BERT4Rec', 'bert4rec')])
-def test_eulerformer_protocol_dropout_is_recboles(recbole, ours, tmp_path):
+@pytest.mark.parametrize('recbole, ours, protocol', [('SASRec', 'sasrec', 'eulerformer-ml-1m-dropout0.5'),
+                                                      ('SASRec', 'eulerformer', 'eulerformer-ml-1m-dropout0.5'),
+                                                      ('BERT4Rec', 'bert4rec', 'eulerformer-ml-1m')])
+def test_recbole_dropout_protocol_is_recboles(recbole, ours, protocol, tmp_path):
     """The official EulerFormer code replaces RecBole's `SASRec` (and `BERT4Rec`) class and reads its dropout from the
-    config; its `config_files/ml.yaml` sets none, so RecBole's model yaml decides. The protocol `eulerformer-ml-1m`
-    trains with those values."""
+    config; its `config_files/ml.yaml` sets none, so RecBole's model yaml decides: the protocol
+    `eulerformer-ml-1m-dropout0.5` trains the SASRec-backbone models with those values (`eulerformer-ml-1m` chose 0.2 on
+    validation), and BERT4Rec's are our defaults."""
     from eulerrec.sweep import PROTOCOLS
     official_ml_yaml = dict(MAX_ITEM_LIST_LENGTH=50, stopping_step=10, epochs=500, train_batch_size=4096, eval_batch_size=4096,
                             valid_metric='NDCG@10', embedding_size=64, learning_rate=0.001, train_neg_sample_args=None)
     with _cwd(tmp_path), mock.patch.object(sys, 'argv', sys.argv[:1]):
         c = Config(model=recbole, dataset='ml-1m', config_dict=official_ml_yaml)
-    model = build_model(ours, 100, 50, **PROTOCOLS['eulerformer-ml-1m'].train_config(ours, 2020).model_config)
+    model = build_model(ours, 100, 50, **PROTOCOLS[protocol].train_config(ours, 2020).model_config)
     assert (model.config['hidden_dropout'], model.config['attn_dropout']) == (c['hidden_dropout_prob'], c['attn_dropout_prob'])

@@ -11,7 +11,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['RESUMABLE_CHANGES', 'SPLITS', 'LEGACY_DEFAULTS', 'flag_name', 'TrainConfig']
 
-# %% ../nbs/08a_config.ipynb #7baeca25
+# %% ../nbs/08a_config.ipynb #a5d75d17
 RESUMABLE_CHANGES = ('epochs', 'patience', 'out', 'data_dir', 'device', 'threads')  # a run may be resumed with these changed (e.g. train longer)
 SPLITS = ('valid', 'test', 'valid_seen_excluded', 'test_seen_excluded')   # the metric sets of a metrics.json
 
@@ -36,6 +36,8 @@ class TrainConfig:
     batch_size: int = _opt(256, 'training batch: windows in mode all, prefixes in mode last', type=int)
     stride: int | None = _opt(None, 'all-position training: a window every STRIDE targets (default: max_len, no overlap); smaller gives '
                               'every target at least max_len - STRIDE + 1 items of context, 1 = prefix training', type=int)
+    windows: str = _opt('all', "all-position training: all (windows over every training target) or latest (each user's most recent "
+                        'window only: one sample per user, as the original SASRec)', choices=['all', 'latest'])
     epoch_steps: int | None = _opt(None, 'at most this many training steps per epoch, then validate (default: the whole epoch)', type=int)
     lr: float = _opt(1e-3, 'Adam learning rate', type=float)
     weight_decay: float = _opt(0.0, 'Adam weight decay', type=float)
@@ -69,6 +71,8 @@ class TrainConfig:
         if not (math.isfinite(self.lr) and self.lr > 0): raise ValueError(f'lr={self.lr!r}: expected a finite learning rate > 0')
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0): raise ValueError(f'weight_decay={self.weight_decay!r}: expected a finite value >= 0')
         if not self.ks or not all(isinstance(k, int) and k >= 1 for k in self.ks): raise ValueError(f'ks={self.ks!r}: expected cut-offs >= 1')
+        if self.windows not in ('all', 'latest'): raise ValueError(f"windows={self.windows!r}: expected 'all' or 'latest'")
+        if self.windows == 'latest' and self.mode == 'last': raise ValueError("windows='latest' is for mode all (windows); mode last trains on prefixes")
         check_order(self.ties, self.time_cast)
         with torch.device('meta'):  # an unknown model or key, or sizes the model cannot take (nothing allocated, no random draws)
             build_model(self.model, 1, self.max_len, **self.model_config)

@@ -713,10 +713,11 @@ class _Loader:
         cols, B = self._epoch_cols(), self.batch_size
         for i in range(0, len(cols[0]), B): yield self._batch(*(c[i:i + B] for c in cols))
 
-# %% ../nbs/00_data.ipynb #fb164a62
-def _windows(offs:np.ndarray, n:np.ndarray, L:int, stride:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Windows over sequences with `n` targets each: (start in the flat array, input length, kept targets = its last ones)."
+# %% ../nbs/00_data.ipynb #6de45e5f
+def _windows(offs:np.ndarray, n:np.ndarray, L:int, stride:int, latest:bool=False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Windows over sequences with `n` targets each (`latest`: the most recent only): (start in the flat array, input length, kept targets = its last ones)."
     k = np.where(n > 0, np.maximum(0, -(-(n - L) // stride)) + 1, 0)  # windows per sequence
+    if latest: k = np.minimum(k, 1)   # the most recent window is then also the oldest: it keeps all its targets
     seq = np.repeat(np.arange(len(n)), k)
     j = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)  # window index within its sequence, 0 = most recent
     end = n[seq] - j * stride
@@ -724,16 +725,16 @@ def _windows(offs:np.ndarray, n:np.ndarray, L:int, stride:int) -> tuple[np.ndarr
     n_in = end - start
     return offs[seq] + start, n_in, np.where(j == k[seq] - 1, n_in, np.minimum(stride, n_in))  # the oldest keeps all
 
-# %% ../nbs/00_data.ipynb #9b5e21b6
+# %% ../nbs/00_data.ipynb #395bda73
 class WindowLoader(_Loader):
     "Batches `(items[B,L], targets[B,L])` of windows over the training sequences; target 0 = no loss."
-    def __init__(self, seqs, max_len:int, batch_size:int, shuffle:bool=True, seed:int=0, stride:int|None=None):
+    def __init__(self, seqs, max_len:int, batch_size:int, shuffle:bool=True, seed:int=0, stride:int|None=None, latest:bool=False):
         stride = max_len if stride is None else stride
         check_ints(max_len=max_len, batch_size=batch_size, stride=stride)
         if stride > max_len: raise ValueError(f'stride={stride}: expected at most max_len={max_len} (larger strides skip targets)')
         self.flat, self.offs, lens = _flatten(seqs)
-        self.max_len, self.batch_size, self.shuffle, self.seed, self.stride = max_len, batch_size, shuffle, seed, stride
-        self.cols = [torch.from_numpy(a) for a in _windows(self.offs, np.maximum(lens - 1, 0), max_len, stride)]
+        self.max_len, self.batch_size, self.shuffle, self.seed, self.stride, self.latest = max_len, batch_size, shuffle, seed, stride, latest
+        self.cols = [torch.from_numpy(a) for a in _windows(self.offs, np.maximum(lens - 1, 0), max_len, stride, latest)]
         self.n_targets = int(self.cols[2].sum())
     def _batch(self, start, n_in, n_kept):
         L = self.max_len

@@ -13,9 +13,10 @@ from .config import flag_name
 from .results import read_run, run_status
 
 # %% auto #0
-__all__ = ['RECBOLE_SASREC_DROPOUT', 'KV2023_SASREC', 'PAPER_PROTOCOLS', 'ITEM_TIES_PROTOCOLS', 'TIE_ORDER_PROTOCOLS', 'RECIPES',
-           'RECIPE_PROTOCOLS', 'PROTOCOLS', 'TODO_STATES', 'Protocol', 'default_results', 'get_protocol', 'train_argv',
-           'run_state', 'Planned', 'plan', 'sweep', 'status', 'write_status']
+__all__ = ['RECBOLE_SASREC_DROPOUT', 'RECBOLE_REGIME', 'KV2023_SASREC', 'PAPER_PROTOCOLS', 'ITEM_TIES_PROTOCOLS',
+           'TIE_ORDER_PROTOCOLS', 'RECIPES', 'RECIPE_PROTOCOLS', 'PROTOCOLS', 'TODO_STATES', 'Protocol',
+           'default_results', 'get_protocol', 'train_argv', 'run_state', 'Planned', 'plan', 'sweep', 'status',
+           'write_status']
 
 # %% ../nbs/09b_sweep.ipynb #beeb2ae0
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def default_results() -> Path:
     clone = Path(eulerrec.__file__).resolve().parents[1]/'results'
     return clone if clone.is_dir() else Path('results')
 
-# %% ../nbs/09b_sweep.ipynb #c28c183a
+# %% ../nbs/09b_sweep.ipynb #2c8e4be8
 _EULERFORMER_RUNS = ('sasrec', 'eulerformer', 'sasrec-rope', 'sasrec-sinusoidal', 'eulerformer-no-adapt', 'eulerformer-learnable-angles',
                      'eulerformer-no-diff-rot', 'eulerformer-no-psi', 'eulerformer-no-pcl', 'bert4rec', 'bert4rec-euler')
 _RECGRELA_RUNS = ('recgrela', 'sasrec', 'linrec', 'gru4rec', 'eulerformer', 'recgrela-no-rope', 'recgrela-no-local', 'recgrela-no-gate')
@@ -57,6 +58,7 @@ _RECGRELA_ML1M = dict(max_len=200, batch_size=28, stride=50)  # windows every 50
 
 RECBOLE_SASREC_DROPOUT = dict(hidden_dropout=0.5, attn_dropout=0.5)   # RecBole's SASRec.yaml: what the official EulerFormer code trains with
 _BERT_DEFAULTS = {r: dict(model=r, model_config={}) for r in ('bert4rec', 'bert4rec-euler')}   # RecBole's BERT4Rec.yaml: 0.2, our default
+RECBOLE_REGIME = dict(mode='last', batch_size=4096, model_config=RECBOLE_SASREC_DROPOUT)   # RecBole's training, official ml.yaml
 KV2023_SASREC = dict(model='sasrec', windows='latest', batch_size=128, stride=None, exclude_seen=True,   # Klenitskiy & Vasilev 2023
                      model_config=dict(hidden_dropout=0.1, attn_dropout=0.1, n_heads=1))
 _EULERFORMER_ML1M = dict(dataset='ml-1m', min_rating=3, core=10, max_len=50, epochs=300, patience=15, time_cast='float32')
@@ -64,7 +66,8 @@ _EULERFORMER_ML1M = dict(dataset='ml-1m', min_rating=3, core=10, max_len=50, epo
 PAPER_PROTOCOLS = [
     Protocol('eulerformer-ml-1m', 'EulerFormer Table 2/4/5 protocol: ML-1M, rating >= 3, 10-core, L = 50, RecBole order and float32 timestamps, '
              'patience 15 as the official config, dropout 0.2 (chosen on validation over RecBole\'s 0.5)', 'v2/eulerformer-ml-1m',
-             _EULERFORMER_ML1M, _EULERFORMER_RUNS, read_by=('13_results',)),
+             _EULERFORMER_ML1M, _EULERFORMER_RUNS + ('sasrec-recbole', 'eulerformer-recbole'),
+             variants={f'{m}-recbole': dict(model=m, **RECBOLE_REGIME) for m in ('sasrec', 'eulerformer')}, read_by=('13_results',)),
     Protocol('eulerformer-ml-1m-dropout0.5', "the EulerFormer protocol with RecBole's SASRec dropout, 0.5 (what the official code trains with)",
              'v2/eulerformer-ml-1m-dropout0.5', dict(_EULERFORMER_ML1M, model_config=RECBOLE_SASREC_DROPOUT), ('sasrec', 'eulerformer'),
              seeds=(2020,), read_by=('13_results',)),

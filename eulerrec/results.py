@@ -12,11 +12,11 @@ from scipy import stats
 from .train import LEGACY_DEFAULTS, SPLITS, read_json
 
 # %% auto #0
-__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'run_dirs', 'run_folders', 'read_run', 'metric_of', 'seed_runs',
-           'history', 'run_status', 'unfinished_runs', 'models_in', 'run_table', 't_interval', 'seed_table',
-           'paired_seed_test', 'ndcg_at', 'paired_bootstrap', 'model_from_run', 'user_ranks', 'headline', 'seed_curves',
-           'plot_seed_bands', 'continued_runs', 'lead_change', 'swapped_pairs', 'variant_runs', 'plot_variants',
-           'plot_seeds', 'plot_curves', 'rel_change', 'beside_paper', 'finished', 'compare_curves',
+__all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'SASREC_KV2023_ML1M', 'run_dirs', 'run_folders', 'read_run',
+           'metric_of', 'seed_runs', 'history', 'run_status', 'unfinished_runs', 'models_in', 'run_table', 't_interval',
+           'seed_table', 'paired_seed_test', 'ndcg_at', 'paired_bootstrap', 'model_from_run', 'user_ranks', 'headline',
+           'seed_curves', 'plot_seed_bands', 'continued_runs', 'lead_change', 'swapped_pairs', 'variant_runs',
+           'plot_variants', 'plot_seeds', 'plot_curves', 'rel_change', 'beside_paper', 'compare_curves',
            'loss_still_falling', 'rise_before_best', 'seed_pairs', 'paired_table', 'recipe_table', 'choose_recipe']
 
 # %% ../nbs/13_results.ipynb #31783f8b
@@ -180,7 +180,7 @@ def user_ranks(model, data, split: str = 'test', max_len: int = 50, batch_size: 
         return np.concatenate([rank_of_target(model.logits(model.last_hidden(items)), y).numpy()
                                for items, y, _ in EvalLoader(*getattr(data, split), max_len, batch_size)])
 
-# %% ../nbs/13_results.ipynb #4e0a7364
+# %% ../nbs/13_results.ipynb #25d696ac
 EULERFORMER_ML1M = pd.DataFrame({
     'sasrec':                       dict(HR=23.70, MRR=8.88, NDCG=12.33, latency=1.85),
     'sasrec-sinusoidal':            dict(HR=23.54, MRR=8.94, NDCG=12.34, latency=1.94),
@@ -199,13 +199,17 @@ EULERFORMER_ML1M = pd.DataFrame({
 # RecGRELA, official repository's ML-1M log (5-core, L = 200): test metrics of the best checkpoint.
 RECGRELA_ML1M_LOG = {'HR@5': 0.2364, 'HR@10': 0.3311, 'NDCG@5': 0.1653, 'NDCG@10': 0.1959, 'MRR@5': 0.1419, 'MRR@10': 0.1545}
 
-# %% ../nbs/13_results.ipynb #3773c4cc
+# The strongest published SASRec at length 200 on ML-1M (Klenitskiy & Vasilev 2023, "Turning dross into gold loss: is
+# BERT4Rec really better than SASRec?", full cross-entropy, seen items excluded from the ranking), in %:
+SASREC_KV2023_ML1M = {'HR@10': 31.52, 'NDCG@10': 18.21}
+
+# %% ../nbs/13_results.ipynb #592240e1
 def headline(results=None) -> pd.DataFrame:
     "The reproduction headline: per claim and protocol, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs)."
     from eulerrec.sweep import PROTOCOLS   # here, not at the top: sweep reads runs with this module
     E, log = EULERFORMER_ML1M, RECGRELA_ML1M_LOG
-    claims = [  # paper, protocol (eulerrec.sweep), model, base (None: an absolute metric), metric, paper value (%)
-        *[c for proto in ('eulerformer-ml-1m', 'eulerformer-ml-1m-dropout0.2', 'ml-1m') for c in (
+    claims = [  # paper, protocol (eulerrec.sweep), model, base (None: an absolute metric), metric, paper value (%)[, split: 'test' unless given]
+        *[c for proto in ('eulerformer-ml-1m', 'eulerformer-ml-1m-dropout0.5', 'ml-1m') for c in (
             ('EulerFormer', proto, 'sasrec', None, 'NDCG@10', E.loc['sasrec', 'NDCG']),
             ('EulerFormer', proto, 'eulerformer', None, 'NDCG@10', E.loc['eulerformer', 'NDCG']),
             ('EulerFormer', proto, 'eulerformer', 'sasrec', 'NDCG@10', 100 * (E.loc['eulerformer', 'NDCG'] / E.loc['sasrec', 'NDCG'] - 1)))],
@@ -213,14 +217,17 @@ def headline(results=None) -> pd.DataFrame:
             ('RecGRELA (log)', proto, 'recgrela', None, 'NDCG@10', 100 * log['NDCG@10']),
             ('RecGRELA (log)', proto, 'recgrela', None, 'HR@10', 100 * log['HR@10']),
             ('RecGRELA', proto, 'recgrela', 'sasrec', 'NDCG@10', float('nan')))],  # the paper's tables: not found (spec)
+        *[('SASRec (KV2023)', 'recgrela-ml-1m', m, None, k, SASREC_KV2023_ML1M[k], 'test_seen_excluded')   # their recipe, and ours
+          for m in ('sasrec-kv2023', 'sasrec') for k in ('NDCG@10', 'HR@10')],
         ('EulerFormer', 'ml-100k', 'eulerformer', 'sasrec', 'NDCG@10', float('nan')),
         ('RecGRELA', 'long-ml-100k', 'recgrela', 'sasrec', 'NDCG@10', float('nan'))]
     rows = []
-    for paper, proto, model, base, metric, pv in claims:
+    for paper, proto, model, base, metric, pv, *split in claims:
+        split = split[0] if split else 'test'
         root, ties = PROTOCOLS[proto].root(results), PROTOCOLS[proto].config.get('ties', 'file')
         rm = seed_runs(root, model)
         if base is None:
-            vals = [100 * r['test'][metric] for r in rm.values()]
+            vals = [100 * metric_of(r, split, metric) for r in rm.values()]
             mean, std, n, capped = float(np.mean(vals)) if vals else float('nan'), _sd(vals), len(vals), _capped(rm)
             excl = float(np.mean([100 * metric_of(r, 'test_seen_excluded', metric) for r in rm.values()])) if rm else float('nan')
             equal = False
@@ -236,7 +243,7 @@ def headline(results=None) -> pd.DataFrame:
             epochs = {r['epochs'] for s in common for r in (rm[s], rb[s])}    # both models capped at one epoch count: equal budget
             equal = len(epochs) == 1 and all(s in _capped(rm) and s in _capped(rb) for s in common)
             what, unit = f'{model} vs {base} {metric}', 'rel. %'
-        note = [] if n else ['not yet run']
+        note = ([] if n else ['not yet run']) + (['seen items excluded, as the paper'] if split == 'test_seen_excluded' else [])
         if base is not None and n >= 2: note.append(f"paired t-test p = {t['p']:.3f}, wins {t['wins']}/{n}")
         if equal: note.append(f'equal budget: all {2 * n} runs capped at {epochs.pop()} epochs, not converged')
         elif capped: note.append(f'capped run(s), seed {", ".join(map(str, sorted(set(capped))))}: '
@@ -366,7 +373,7 @@ def plot_curves(root, models, metric: str = 'valid_NDCG@10', ax=None, title: str
     if title: ax.set_title(title, fontsize=9)
     return ax
 
-# %% ../nbs/13_results.ipynb #d8760ae2
+# %% ../nbs/13_results.ipynb #98be9721
 def rel_change(df: pd.DataFrame, base: str, cols=('HR', 'MRR', 'NDCG')) -> pd.DataFrame | None:
     "Relative change (%) of `cols` of every row of `df` over the row `base`; None if `base` is missing or has a missing value."
     cols = [c for c in cols if c in df]
@@ -377,10 +384,6 @@ def beside_paper(paper: pd.DataFrame, base: str, ours: dict, cols=('HR', 'MRR', 
     "The paper's relative change over `base` beside ours (`{column label: a frame of rel_change, or None}`), in %; labels on top."
     frames = {'paper': rel_change(paper, base, cols), **ours}
     return pd.concat({k: v for k, v in frames.items() if v is not None}, axis=1)
-
-def finished(t: pd.DataFrame) -> pd.DataFrame:
-    "The rows of a `run_table` whose run has finished (its status starts with 'done')."
-    return t[t.status.str.startswith('done')] if 'status' in t else t.iloc[:0]
 
 # %% ../nbs/13_results.ipynb #cddc4a71
 def compare_curves(a: pd.Series, b: pd.Series) -> dict:

@@ -50,7 +50,7 @@ def default_results() -> Path:
     clone = Path(eulerrec.__file__).resolve().parents[1]/'results'
     return clone if clone.is_dir() else Path('results')
 
-# %% ../nbs/09b_sweep.ipynb #2c8e4be8
+# %% ../nbs/09b_sweep.ipynb #d551f62f
 _EULERFORMER_RUNS = ('sasrec', 'eulerformer', 'sasrec-rope', 'sasrec-sinusoidal', 'eulerformer-no-adapt', 'eulerformer-learnable-angles',
                      'eulerformer-no-diff-rot', 'eulerformer-no-psi', 'eulerformer-no-pcl', 'bert4rec', 'bert4rec-euler')
 _RECGRELA_RUNS = ('recgrela', 'sasrec', 'linrec', 'gru4rec', 'eulerformer', 'recgrela-no-rope', 'recgrela-no-local', 'recgrela-no-gate')
@@ -71,9 +71,6 @@ PAPER_PROTOCOLS = [
     Protocol('eulerformer-ml-1m-dropout0.5', "the EulerFormer protocol with RecBole's SASRec dropout, 0.5 (what the official code trains with)",
              'v2/eulerformer-ml-1m-dropout0.5', dict(_EULERFORMER_ML1M, model_config=RECBOLE_SASREC_DROPOUT), ('sasrec', 'eulerformer'),
              seeds=(2020,), read_by=('13_results',)),
-    Protocol('eulerformer-ml-1m-dropout0.2', 'the first runs of the EulerFormer protocol: patience 10 (the official config before its commit '
-             'd586492); continued to patience 15 by sweeping eulerformer-ml-1m', 'v2/eulerformer-ml-1m-dropout0.2',
-             dict(_EULERFORMER_ML1M, patience=10), _EULERFORMER_RUNS, read_by=('13_results',)),
     Protocol('recgrela-ml-1m', 'RecGRELA Table 2 protocol: ML-1M, 5-core, L = 200, patience 20 as the official run, RecBole order and float32 timestamps',
              'v2/recgrela-ml-1m', dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=300, patience=20, time_cast='float32'),
              _RECGRELA_RUNS + ('sasrec-kv2023',), variants={'sasrec-kv2023': KV2023_SASREC}, read_by=('13_results',)),

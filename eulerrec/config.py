@@ -11,7 +11,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['RESUMABLE_CHANGES', 'SPLITS', 'LEGACY_DEFAULTS', 'flag_name', 'TrainConfig']
 
-# %% ../nbs/08a_config.ipynb #a5d75d17
+# %% ../nbs/08a_config.ipynb #f3ec2758
 RESUMABLE_CHANGES = ('epochs', 'patience', 'out', 'data_dir', 'device', 'threads')  # a run may be resumed with these changed (e.g. train longer)
 SPLITS = ('valid', 'test', 'valid_seen_excluded', 'test_seen_excluded')   # the metric sets of a metrics.json
 
@@ -72,10 +72,12 @@ class TrainConfig:
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0): raise ValueError(f'weight_decay={self.weight_decay!r}: expected a finite value >= 0')
         if not self.ks or not all(isinstance(k, int) and k >= 1 for k in self.ks): raise ValueError(f'ks={self.ks!r}: expected cut-offs >= 1')
         if self.windows not in ('all', 'latest'): raise ValueError(f"windows={self.windows!r}: expected 'all' or 'latest'")
-        if self.windows == 'latest' and self.mode == 'last': raise ValueError("windows='latest' is for mode all (windows); mode last trains on prefixes")
         check_order(self.ties, self.time_cast)
         with torch.device('meta'):  # an unknown model or key, or sizes the model cannot take (nothing allocated, no random draws)
-            build_model(self.model, 1, self.max_len, **self.model_config)
+            model = build_model(self.model, 1, self.max_len, **self.model_config)
+        mode = model.train_mode if self.mode == 'auto' else self.mode
+        if self.windows == 'latest' and mode == 'last':
+            raise ValueError(f"windows='latest' is for all-position training (windows); {self.model} in mode last trains on prefixes")
 
     def setup(self) -> str:
         "The folder name of this configuration's runs: the dataset and every setting that differs from the defaults (model, seed and resumable ones aside)."

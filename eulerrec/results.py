@@ -19,7 +19,7 @@ __all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'SASREC_KV2023_ML
            'plot_variants', 'plot_seeds', 'plot_curves', 'rel_change', 'beside_paper', 'compare_curves',
            'loss_still_falling', 'rise_before_best', 'seed_pairs', 'paired_table', 'recipe_table', 'choose_recipe']
 
-# %% ../nbs/13_results.ipynb #31783f8b
+# %% ../nbs/13_results.ipynb #28246ea8
 def run_dirs(root) -> list[tuple[str, int, Path]]:
     "Every run directory `root/<model>-seed<S>`, finished or not, as (model, seed, path), sorted by model then seed."
     return sorted((mt[1], int(mt[2]), d) for d in Path(root).glob('*-seed*')
@@ -32,14 +32,14 @@ def run_folders(root) -> list[Path]:
     return sorted({d.parent for d in root.rglob('*-seed*') if d.is_dir() and re.fullmatch(r'.+-seed\d+', d.name)})
 
 def read_run(d) -> dict | None:
-    "A finished run's metrics.json plus `epoch_s` (median epoch seconds) and `stopped` ('early stop' or 'capped at N epochs'); None if unfinished."
+    "A finished run's metrics.json plus `epoch_s` (median epoch seconds), `since_best` (epochs after its best) and `stopped` ('early stop' or 'capped at N epochs'); None if unfinished."
     d = Path(d)
     if not (d/'metrics.json').is_file(): return None
     m = read_json(d/'metrics.json')   # a damaged file: a DataError naming it
     m['epoch_s'] = float(pd.read_csv(d/'history.csv').seconds.median()) if (d/'history.csv').is_file() else float('nan')
     patience = read_json(d/'config.json').get('patience') if (d/'config.json').is_file() else None
-    early = bool(patience) and m['epochs'] - 1 - m['best_epoch'] >= patience
-    m['stopped'] = 'early stop' if early else f"capped at {m['epochs']} epochs"
+    m['since_best'] = m['epochs'] - 1 - m['best_epoch']   # epochs without a better validation score at its end
+    m['stopped'] = 'early stop' if patience and m['since_best'] >= patience else f"capped at {m['epochs']} epochs"
     m.setdefault('ties', LEGACY_DEFAULTS['ties'])  # written before the tie rule was recorded: ties by item id
     return m
 

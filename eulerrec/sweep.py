@@ -185,7 +185,7 @@ def train_argv(cfg: TrainConfig) -> list[str]:
         else: argv += [flag, str(v)]
     return argv
 
-# %% ../nbs/09b_sweep.ipynb #97ccbb98
+# %% ../nbs/09b_sweep.ipynb #f91c1e0b
 TODO_STATES = ('new', 'resume', 'continue')
 
 def _locked(run: Path) -> bool:
@@ -205,11 +205,10 @@ def run_state(cfg: TrainConfig) -> tuple[str, str]:
     if _locked(d): return 'running', run_status(d)
     r = read_run(d)
     if r is None: return ('resume', run_status(d)) if (d/'last.pt').is_file() or (d/'history.csv').is_file() else ('new', 'not yet run')
-    since = r['epochs'] - 1 - r['best_epoch']   # epochs without a better validation score at its end
-    if since >= cfg.patience: return 'done', 'early stop'
+    if r['since_best'] >= cfg.patience: return 'done', 'early stop'
     if r['epochs'] >= cfg.epochs: return 'done', r['stopped']
     if not (d/'last.pt').is_file(): return 'done', f"{r['stopped']}; no last.pt to continue from"
-    if r['stopped'] == 'early stop': return 'continue', f'early stop after {since} epochs without a better score; the protocol waits {cfg.patience}'
+    if r['stopped'] == 'early stop': return 'continue', f"early stop after {r['since_best']} epochs without a better score; the protocol waits {cfg.patience}"
     return 'continue', f"{r['stopped']}, the protocol allows {cfg.epochs}"
 
 # %% ../nbs/09b_sweep.ipynb #a39e04c4

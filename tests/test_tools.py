@@ -1,7 +1,8 @@
 """tools/: embedding_rms.py (the size of the absolute-position signal beside the item embeddings, read from checkpoints) and device_sweep.sh's round trip to a lent GPU."""
-import json, math, subprocess, sys
+import json, math, os, subprocess, sys
 from pathlib import Path
 import pandas as pd
+import pytest
 import torch
 from eulerrec.models import build_model
 from eulerrec.train import save_checkpoint
@@ -68,7 +69,6 @@ def test_embedding_rms_keeps_rows_it_cannot_measure(tmp_path):
 
 def test_device_sweep_packs_trains_and_brings_back(tmp_path):
     "tools/device_sweep.sh as a session with a lent GPU uses it, here on the CPU: pack a run to train, train it to a deadline 'there', bring it back."
-    import os, pytest
     data = Path(os.environ.get('EULERREC_DATA') or ROOT.parent/'shared'/'data')
     if not (data/'ml-100k').is_dir(): pytest.skip(f'no ML-100K under {data}')
     env = dict(os.environ, EULERREC_DATA=str(data), EULERREC_RESULTS=str(tmp_path/'here'), DEVICE_DIR=str(tmp_path/'package'),

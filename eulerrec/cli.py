@@ -169,7 +169,7 @@ def cmd_benchmark(a):
         Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(report, indent=1))
         print(f'written to {a.out}')
 
-# %% ../nbs/09_cli.ipynb #420ffde7
+# %% ../nbs/09_cli.ipynb #7f38ce08
 def cmd_benchmark_long(a):
     from eulerrec.bench import length_benchmark, streaming_benchmark
     df = length_benchmark(lengths=a.lengths, models=a.models, batch_size=a.batch_size, repeats=a.repeats, threads=a.threads,
@@ -244,13 +244,13 @@ def cmd_sweep(a):
         return
     def stop(signum, frame): raise KeyboardInterrupt   # killed (a time limit): stop the runs as Ctrl-C does, keeping their last epoch
     signal.signal(signal.SIGTERM, stop)
-    sweep(runs, a.jobs, a.deadline)
+    sweep(runs, a.jobs, a.deadline, a.threads)
 
 def cmd_models(a):
     from eulerrec.models import MODELS, model_names
     for name in model_names(): print(f'{name:24s} {MODELS[name][1]}')
 
-# %% ../nbs/09_cli.ipynb #c895328c
+# %% ../nbs/09_cli.ipynb #f6661f44
 def _positive(s:str) -> int:
     "argparse type: an int >= 1 (a count, a length, a batch size)."
     try: v = int(s)
@@ -347,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument('--data-dir', help='local data folder (default: $EULERREC_DATA, then the cache, then download)')
     w.add_argument('--device', help="auto, cpu, cuda[:N] or mps (default: the protocol's)")
     w.add_argument('--epochs', type=_positive, help="epoch cap (default: the protocol's); a larger one continues capped runs")
-    w.add_argument('--jobs', type=_positive, default=1, help='runs trained side by side, each with free cores // JOBS threads (default %(default)s)')
+    w.add_argument('--jobs', type=_positive, default=1, help='runs trained side by side (default %(default)s)')
+    w.add_argument('--threads', type=_positive, help='torch threads of each run (default: $OMP_NUM_THREADS, else free cores // JOBS, counted once at the start)')
     w.add_argument('--deadline', type=float, metavar='SECONDS', help='stop cleanly before SECONDS from now; the next sweep continues')
     w.add_argument('--dry-run', action='store_true', help='show each run, its state and its command; train nothing')
     w.add_argument('--status', nargs='?', const='results/STATUS.md', metavar='FILE',

@@ -15,8 +15,8 @@ from .results import read_run, run_status
 # %% auto #0
 __all__ = ['RECBOLE_SASREC_DROPOUT', 'RECBOLE_REGIME', 'KV2023_SASREC', 'PAPER_PROTOCOLS', 'ITEM_TIES_PROTOCOLS',
            'TIE_ORDER_PROTOCOLS', 'RECIPES', 'RECIPE_PROTOCOLS', 'PROTOCOLS', 'TODO_STATES', 'Protocol',
-           'default_results', 'get_protocol', 'train_argv', 'run_state', 'Planned', 'plan', 'sweep', 'status',
-           'write_status']
+           'default_results', 'get_protocol', 'train_argv', 'run_state', 'Planned', 'plan', 'sweep_threads', 'sweep',
+           'status', 'write_status']
 
 # %% ../nbs/09b_sweep.ipynb #beeb2ae0
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ def plan(protocol, runs=None, seeds=None, results='results', data_dir=None, **ov
             out.append(Planned(p.name, r, int(s), *run_state(cfg), cfg))
     return out
 
-# %% ../nbs/09b_sweep.ipynb #14722119
+# %% ../nbs/09b_sweep.ipynb #2b97d861
 def _command(cfg: TrainConfig, deadline: float | None) -> list[str]:
     exe = shutil.which('eulerrec', path=str(Path(sys.executable).parent)) or shutil.which('eulerrec')
     head = [exe] if exe else [sys.executable, '-m', 'eulerrec.cli']   # a copy of the tree without an install (a GPU machine)
@@ -259,6 +259,14 @@ def _yield_to_other_sessions():
             try: f.write_text(str(before))
             except OSError: pass
 
+def sweep_threads(jobs: int, requested: int | None = None) -> tuple[int, str]:
+    "Torch threads of each run of a sweep, and why: `requested`, else $OMP_NUM_THREADS, else the free cores // `jobs` (at least 1)."
+    if requested: return requested, 'as asked'
+    env = os.environ.get('OMP_NUM_THREADS', '')
+    if env.isdigit() and int(env) > 0: return int(env), '$OMP_NUM_THREADS'
+    free = free_cores()
+    return max(1, free // jobs), f'{free} free core(s) // {jobs} job(s)'
+
 def sweep(todo: list[Planned], jobs: int = 1, deadline: float | None = None, threads: int | None = None, say=print) -> list[dict]:
     "Train the runs of `todo` that are to do, `jobs` at a time, until done or `deadline` (seconds from now); one dict per run started."
     if jobs < 1: raise ValueError(f'jobs={jobs}: expected >= 1')
@@ -267,9 +275,9 @@ def sweep(todo: list[Planned], jobs: int = 1, deadline: float | None = None, thr
 def _sweep(todo, jobs, deadline, threads, say) -> list[dict]:
     end = None if deadline is None else time.time() + deadline
     margin = None if deadline is None else min(60, deadline / 10)   # no run starts this close to the deadline
-    threads = threads or max(1, free_cores() // jobs)
+    threads, why = sweep_threads(jobs, threads)
     queue, running, done = [p for p in todo if p.todo], {}, []
-    say(f'{len(queue)} run(s) to train, {jobs} at a time, {threads} thread(s) each' + (f', until {deadline:.0f} s from now' if end else ''))
+    say(f'{len(queue)} run(s) to train, {jobs} at a time, {threads} thread(s) each ({why})' + (f', until {deadline:.0f} s from now' if end else ''))
     try:
         while queue or running:
             while queue and len(running) < jobs and (end is None or end - time.time() > margin):

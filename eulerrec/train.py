@@ -306,7 +306,7 @@ def _run_line(cfg: TrainConfig, epoch: int, best: float, best_epoch: int, wait: 
 def _fmt(m: dict, keys=('HR@10', 'NDCG@10', 'MRR@10')) -> str:
     return '  '.join(f'{k} {m[k]:.4f}' for k in keys if k in m)
 
-# %% ../nbs/08_train.ipynb #3b896fbc
+# %% ../nbs/08_train.ipynb #eb8d0432
 class RunDirError(CheckpointError): "A run directory that this run cannot use: a file, not writable, locked by another process, or another run's."
 
 @contextlib.contextmanager
@@ -343,7 +343,9 @@ def check_same_run(run: Path, cfg: 'TrainConfig'):
     there = read_json(f)
     a, b = _resume_key(there), _resume_key(json.loads(json.dumps(asdict(cfg))))
     if a != b:
-        diff = ', '.join(f'{k}: {a.get(k)!r} there, {b.get(k)!r} here' for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k))
+        known = TrainConfig.__dataclass_fields__   # a key written by another version of eulerrec is named as such
+        diff = ', '.join(f'{k}: {a.get(k)!r} there, ' + (f'{b.get(k)!r} here' if k in known else 'a setting this eulerrec does not know (another version wrote it)')
+                         for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k))
         raise RunDirError(f'{run} holds a run of a different configuration ({diff}); use another --out, or delete that directory')
     h = Path(run)/'history.csv'
     if there.get('patience') != cfg.patience and h.is_file() and len(scores := pd.read_csv(h)['valid_NDCG@10'].tolist()):

@@ -13,7 +13,7 @@ from .config import flag_name
 from .results import read_run, run_status
 
 # %% auto #0
-__all__ = ['RECBOLE_SASREC_DROPOUT', 'RECBOLE_REGIME', 'KV2023_SASREC', 'PAPER_PROTOCOLS', 'ITEM_TIES_PROTOCOLS',
+__all__ = ['RECBOLE_SASREC_DROPOUT', 'RECBOLE_REGIME', 'LATEST_REGIME', 'KV2023_SASREC', 'PAPER_PROTOCOLS', 'ITEM_TIES_PROTOCOLS',
            'TIE_ORDER_PROTOCOLS', 'RECIPES', 'RECIPE_PROTOCOLS', 'PROTOCOLS', 'TODO_STATES', 'Protocol',
            'default_results', 'get_protocol', 'train_argv', 'run_state', 'Planned', 'plan', 'sweep_threads', 'sweep',
            'status', 'write_status']
@@ -50,7 +50,7 @@ def default_results() -> Path:
     clone = Path(eulerrec.__file__).resolve().parents[1]/'results'
     return clone if clone.is_dir() else Path('results')
 
-# %% ../nbs/09b_sweep.ipynb #d551f62f
+# %% ../nbs/09b_sweep.ipynb #ab692dfe
 _EULERFORMER_RUNS = ('sasrec', 'eulerformer', 'sasrec-rope', 'sasrec-sinusoidal', 'eulerformer-no-adapt', 'eulerformer-learnable-angles',
                      'eulerformer-no-diff-rot', 'eulerformer-no-psi', 'eulerformer-no-pcl', 'bert4rec', 'bert4rec-euler')
 _RECGRELA_RUNS = ('recgrela', 'sasrec', 'linrec', 'gru4rec', 'eulerformer', 'recgrela-no-rope', 'recgrela-no-local', 'recgrela-no-gate')
@@ -59,7 +59,8 @@ _RECGRELA_ML1M = dict(max_len=200, batch_size=28, stride=50)  # windows every 50
 RECBOLE_SASREC_DROPOUT = dict(hidden_dropout=0.5, attn_dropout=0.5)   # RecBole's SASRec.yaml: what the official EulerFormer code trains with
 _BERT_DEFAULTS = {r: dict(model=r, model_config={}) for r in ('bert4rec', 'bert4rec-euler')}   # RecBole's BERT4Rec.yaml: 0.2, our default
 RECBOLE_REGIME = dict(mode='last', batch_size=4096, model_config=RECBOLE_SASREC_DROPOUT)   # RecBole's training, official ml.yaml
-KV2023_SASREC = dict(model='sasrec', windows='latest', batch_size=128, stride=None, exclude_seen=True,   # Klenitskiy & Vasilev 2023
+LATEST_REGIME = dict(windows='latest', batch_size=128, stride=None)   # Klenitskiy & Vasilev 2023's training
+KV2023_SASREC = dict(model='sasrec', **LATEST_REGIME, exclude_seen=True,   # and their SASRec, chosen on the ranking without seen items
                      model_config=dict(hidden_dropout=0.1, attn_dropout=0.1, n_heads=1))
 _EULERFORMER_ML1M = dict(dataset='ml-1m', min_rating=3, core=10, max_len=50, epochs=300, patience=15, time_cast='float32')
 
@@ -73,7 +74,9 @@ PAPER_PROTOCOLS = [
              seeds=(2020,), read_by=('13_results',)),
     Protocol('recgrela-ml-1m', 'RecGRELA Table 2 protocol: ML-1M, 5-core, L = 200, patience 20 as the official run, RecBole order and float32 timestamps',
              'v2/recgrela-ml-1m', dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=300, patience=20, time_cast='float32'),
-             _RECGRELA_RUNS + ('sasrec-kv2023',), variants={'sasrec-kv2023': KV2023_SASREC}, read_by=('13_results',)),
+             _RECGRELA_RUNS + ('sasrec-kv2023', 'sasrec-latest', 'recgrela-latest'),
+             variants={'sasrec-kv2023': KV2023_SASREC, **{f'{m}-latest': dict(model=m, **LATEST_REGIME) for m in ('sasrec', 'recgrela')}},
+             read_by=('13_results',)),
     Protocol('eulerformer-ml-100k', "the EulerFormer protocol on ML-100K: 5-core, L = 50, RecBole order and its ML-100K preset timestamps, "
              "RecBole's SASRec dropout 0.5", 'v2/eulerformer-ml-100k',
              dict(dataset='ml-100k', max_len=50, epochs=300, patience=15, time_cast='minmax-float32', model_config=RECBOLE_SASREC_DROPOUT),

@@ -14,10 +14,10 @@ from .train import LEGACY_DEFAULTS, SPLITS, read_json
 # %% auto #0
 __all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'SASREC_KV2023_ML1M', 'run_dirs', 'run_folders', 'read_run',
            'metric_of', 'seed_runs', 'history', 'run_status', 'unfinished_runs', 'models_in', 'run_table', 't_interval',
-           'seed_table', 'paired_seed_test', 'ndcg_at', 'paired_bootstrap', 'model_from_run', 'user_ranks', 'headline',
-           'seed_curves', 'plot_seed_bands', 'continued_runs', 'lead_change', 'swapped_pairs', 'variant_runs',
-           'plot_variants', 'plot_seeds', 'plot_curves', 'rel_change', 'beside_paper', 'compare_curves',
-           'loss_still_falling', 'rise_before_best', 'seed_pairs', 'paired_table', 'recipe_table', 'choose_recipe']
+           'seed_table', 'paired_seed_test', 'ndcg_at', 'paired_bootstrap', 'model_from_run', 'user_ranks',
+           'recipe_table', 'choose_recipe', 'headline', 'seed_curves', 'plot_seed_bands', 'continued_runs',
+           'lead_change', 'swapped_pairs', 'variant_runs', 'plot_variants', 'plot_seeds', 'plot_curves', 'rel_change',
+           'beside_paper', 'compare_curves', 'loss_still_falling', 'rise_before_best', 'seed_pairs', 'paired_table']
 
 # %% ../nbs/13_results.ipynb #28246ea8
 def run_dirs(root) -> list[tuple[str, int, Path]]:
@@ -203,7 +203,29 @@ RECGRELA_ML1M_LOG = {'HR@5': 0.2364, 'HR@10': 0.3311, 'NDCG@5': 0.1653, 'NDCG@10
 # BERT4Rec really better than SASRec?", full cross-entropy, seen items excluded from the ranking), in %:
 SASREC_KV2023_ML1M = {'HR@10': 31.52, 'NDCG@10': 18.21}
 
-# %% ../nbs/13_results.ipynb #592240e1
+# %% ../nbs/13_results.ipynb #4bd3a47a
+def recipe_table(root, models, recipes, metric: str = 'NDCG@10') -> pd.DataFrame:
+    "Per model and recipe suffix (runs `root/<model><suffix>-seed<S>`; the first suffix is the current recipe): seeds, valid and test `metric` (%, mean and std), epochs, minutes, and the paired validation change over the current recipe (%, wins, p)."
+    rows = []
+    for m in models:
+        for r in recipes:
+            v, t = (seed_table(root, [m + r], (metric,), split=split).iloc[0] for split in ('valid', 'test'))
+            p = paired_seed_test(root, m + r, m + recipes[0], metric, split='valid')
+            rows.append(dict(model=m, recipe=r or 'current', seeds=v.seeds, valid=v[metric], valid_std=v[f'{metric} std'], test=t[metric],
+                             test_std=t[f'{metric} std'], epochs=v.epochs, minutes=v.minutes, valid_change=100 * p['rel'],
+                             wins=p['wins'], p=p['p']))
+    return pd.DataFrame(rows).set_index(['model', 'recipe'])
+
+def choose_recipe(table: pd.DataFrame) -> tuple[str, str]:
+    "(recipe, why) from a `recipe_table`: the recipe with the largest mean validation change over the models, if it improves every model; else 'current'."
+    gain = table.valid_change.unstack('model').drop(index='current', errors='ignore')
+    if gain.empty or gain.isna().any().any(): return 'current', 'not every model has runs of every recipe'
+    best = gain.mean(axis=1).idxmax()
+    changes = ', '.join(f'{m} {g:+.1f}%' for m, g in gain.loc[best].items())
+    if (gain.loc[best] > 0).all(): return best, f'{best}: better on validation for every model ({changes})'
+    return 'current', f'no recipe improves every model on validation (the best on average, {best}: {changes})'
+
+# %% ../nbs/13_results.ipynb #2e50fee5
 def headline(results=None) -> pd.DataFrame:
     "The reproduction headline: per claim and protocol, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs)."
     from eulerrec.sweep import PROTOCOLS   # here, not at the top: sweep reads runs with this module
@@ -221,10 +243,19 @@ def headline(results=None) -> pd.DataFrame:
           for m in ('sasrec-kv2023', 'sasrec') for k in ('NDCG@10', 'HR@10')],
         ('EulerFormer', 'ml-100k', 'eulerformer', 'sasrec', 'NDCG@10', float('nan')),
         ('RecGRELA', 'long-ml-100k', 'recgrela', 'sasrec', 'NDCG@10', float('nan'))]
+    recipe = {}   # protocol -> (suffix, why): the training recipe chosen on validation for its claims' models that have runs of each
+    for proto in {c[1] for c in claims}:
+        p = PROTOCOLS[proto]
+        models = sorted({m for c in claims if c[1] == proto for m in c[2:4] if m and all(f'{m}{r}' in p.runs for r in p.recipes)})
+        r, why = choose_recipe(recipe_table(p.root(results), models, p.recipes)) if len(p.recipes) > 1 else ('current', '')
+        recipe[proto] = ('' if r == 'current' else r, why, models)
     rows = []
     for paper, proto, model, base, metric, pv, *split in claims:
         split = split[0] if split else 'test'
         root, ties = PROTOCOLS[proto].root(results), PROTOCOLS[proto].config.get('ties', 'file')
+        suffix, why, models = recipe[proto]
+        why = why if model in models else ''   # said on the rows it applies to
+        model, base = (m and (m + suffix if m in models else m) for m in (model, base))
         rm = seed_runs(root, model)
         if base is None:
             vals = [100 * metric_of(r, split, metric) for r in rm.values()]
@@ -244,6 +275,7 @@ def headline(results=None) -> pd.DataFrame:
             equal = len(epochs) == 1 and all(s in _capped(rm) and s in _capped(rb) for s in common)
             what, unit = f'{model} vs {base} {metric}', 'rel. %'
         note = ([] if n else ['not yet run']) + (['seen items excluded, as the paper'] if split == 'test_seen_excluded' else [])
+        if why: note.append(f'recipe: {why}')
         if base is not None and n >= 2: note.append(f"paired t-test p = {t['p']:.3f}, wins {t['wins']}/{n}")
         if equal: note.append(f'equal budget: all {2 * n} runs capped at {epochs.pop()} epochs, not converged')
         elif capped: note.append(f'capped run(s), seed {", ".join(map(str, sorted(set(capped))))}: '
@@ -424,25 +456,3 @@ def paired_table(root, models, base: str, metric: str = 'NDCG@10', split: str = 
     "`paired_seed_test` of each of `models` against `base` under `root`, a row per model (rel in %); models without a common seed get seeds 0."
     rows = [paired_seed_test(root, m, base, metric, split) for m in models]
     return pd.DataFrame(rows).assign(rel=lambda d: 100 * d.rel).set_index('model')
-
-# %% ../nbs/13_results.ipynb #4bd3a47a
-def recipe_table(root, models, recipes, metric: str = 'NDCG@10') -> pd.DataFrame:
-    "Per model and recipe suffix (runs `root/<model><suffix>-seed<S>`; the first suffix is the current recipe): seeds, valid and test `metric` (%, mean and std), epochs, minutes, and the paired validation change over the current recipe (%, wins, p)."
-    rows = []
-    for m in models:
-        for r in recipes:
-            v, t = (seed_table(root, [m + r], (metric,), split=split).iloc[0] for split in ('valid', 'test'))
-            p = paired_seed_test(root, m + r, m + recipes[0], metric, split='valid')
-            rows.append(dict(model=m, recipe=r or 'current', seeds=v.seeds, valid=v[metric], valid_std=v[f'{metric} std'], test=t[metric],
-                             test_std=t[f'{metric} std'], epochs=v.epochs, minutes=v.minutes, valid_change=100 * p['rel'],
-                             wins=p['wins'], p=p['p']))
-    return pd.DataFrame(rows).set_index(['model', 'recipe'])
-
-def choose_recipe(table: pd.DataFrame) -> tuple[str, str]:
-    "(recipe, why) from a `recipe_table`: the recipe with the largest mean validation change over the models, if it improves every model; else 'current'."
-    gain = table.valid_change.unstack('model').drop(index='current', errors='ignore')
-    if gain.empty or gain.isna().any().any(): return 'current', 'not every model has runs of every recipe'
-    best = gain.mean(axis=1).idxmax()
-    changes = ', '.join(f'{m} {g:+.1f}%' for m, g in gain.loc[best].items())
-    if (gain.loc[best] > 0).all(): return best, f'{best}: better on validation for every model ({changes})'
-    return 'current', f'no recipe improves every model on validation (the best on average, {best}: {changes})'

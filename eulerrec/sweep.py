@@ -18,7 +18,7 @@ __all__ = ['RECBOLE_SASREC_DROPOUT', 'RECBOLE_REGIME', 'LATEST_REGIME', 'KV2023_
            'default_results', 'get_protocol', 'train_argv', 'run_state', 'Planned', 'plan', 'sweep_threads', 'sweep',
            'status', 'write_status']
 
-# %% ../nbs/09b_sweep.ipynb #beeb2ae0
+# %% ../nbs/09b_sweep.ipynb #beea2730
 @dataclass(frozen=True)
 class Protocol:
     "How a set of runs is trained: the shared `TrainConfig` fields, the runs (models or named variants) and the seeds."
@@ -30,6 +30,7 @@ class Protocol:
     seeds: tuple = (2020, 2021, 2022)
     variants: dict = field(default_factory=dict)  # run name -> TrainConfig fields (model included) that differ from `config`
     read_by: tuple = ()        # the notebooks that read these runs
+    recipes: tuple = ('',)     # run-name suffixes of the training recipes tried for every model that has runs of each, the protocol's own ('') first; results chooses one on validation
 
     def train_config(self, run: str, seed: int, results='results', data_dir: str | None = None, **overrides) -> TrainConfig:
         "The `TrainConfig` of `run` with `seed`, written to `<results>/<folder>/<run>-seed<seed>` (`overrides`: e.g. epochs, device)."
@@ -50,7 +51,7 @@ def default_results() -> Path:
     clone = Path(eulerrec.__file__).resolve().parents[1]/'results'
     return clone if clone.is_dir() else Path('results')
 
-# %% ../nbs/09b_sweep.ipynb #ab692dfe
+# %% ../nbs/09b_sweep.ipynb #ca0792d0
 _EULERFORMER_RUNS = ('sasrec', 'eulerformer', 'sasrec-rope', 'sasrec-sinusoidal', 'eulerformer-no-adapt', 'eulerformer-learnable-angles',
                      'eulerformer-no-diff-rot', 'eulerformer-no-psi', 'eulerformer-no-pcl', 'bert4rec', 'bert4rec-euler')
 _RECGRELA_RUNS = ('recgrela', 'sasrec', 'linrec', 'gru4rec', 'eulerformer', 'recgrela-no-rope', 'recgrela-no-local', 'recgrela-no-gate')
@@ -76,7 +77,7 @@ PAPER_PROTOCOLS = [
              'v2/recgrela-ml-1m', dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=300, patience=20, time_cast='float32'),
              _RECGRELA_RUNS + ('sasrec-kv2023', 'sasrec-latest', 'recgrela-latest'),
              variants={'sasrec-kv2023': KV2023_SASREC, **{f'{m}-latest': dict(model=m, **LATEST_REGIME) for m in ('sasrec', 'recgrela')}},
-             read_by=('13_results',)),
+             read_by=('13_results',), recipes=('', '-latest')),
     Protocol('eulerformer-ml-100k', "the EulerFormer protocol on ML-100K: 5-core, L = 50, RecBole order and its ML-100K preset timestamps, "
              "RecBole's SASRec dropout 0.5", 'v2/eulerformer-ml-100k',
              dict(dataset='ml-100k', max_len=50, epochs=300, patience=15, time_cast='minmax-float32', model_config=RECBOLE_SASREC_DROPOUT),
@@ -158,7 +159,7 @@ RECIPE_PROTOCOLS = [
              variants={f'{m}{r}': dict(model=m, **f) for m in _RECIPE_MODELS for r, f in RECIPES.items() if r}, read_by=('15_exp_recipe',))]
 PROTOCOLS = {p.name: p for p in PAPER_PROTOCOLS + ITEM_TIES_PROTOCOLS + TIE_ORDER_PROTOCOLS + RECIPE_PROTOCOLS}
 
-# %% ../nbs/09b_sweep.ipynb #66679372
+# %% ../nbs/09b_sweep.ipynb #85d9575b
 def get_protocol(name_or_file) -> Protocol:
     "A protocol of `PROTOCOLS` by name, or read from a .toml / .json file; each run's `TrainConfig` is checked here."
     if str(name_or_file) in PROTOCOLS: p = PROTOCOLS[str(name_or_file)]
@@ -169,7 +170,7 @@ def get_protocol(name_or_file) -> Protocol:
         d = tomllib.loads(f.read_text()) if f.suffix == '.toml' else json.loads(f.read_text())
         known = {x.name for x in dataclasses.fields(Protocol)}
         if set(d) - known: raise ValueError(f'{f}: unknown protocol keys {sorted(set(d) - known)}; expected {sorted(known)}')
-        try: p = Protocol(**{k: tuple(v) if k in ('runs', 'seeds', 'read_by') else v for k, v in d.items()})
+        try: p = Protocol(**{k: tuple(v) if k in ('runs', 'seeds', 'read_by', 'recipes') else v for k, v in d.items()})
         except TypeError as e: raise ValueError(f'{f}: {e}') from None
     for r in p.runs: p.train_config(r, p.seeds[0])   # an unknown model or field fails now, with the protocol's name
     return p

@@ -225,7 +225,7 @@ def choose_recipe(table: pd.DataFrame) -> tuple[str, str]:
     if (gain.loc[best] > 0).all(): return best, f'{best}: better on validation for every model ({changes})'
     return 'current', f'no recipe improves every model on validation (the best on average, {best}: {changes})'
 
-# %% ../nbs/13_results.ipynb #2e50fee5
+# %% ../nbs/13_results.ipynb #1cf249bf
 def headline(results=None) -> pd.DataFrame:
     "The reproduction headline: per claim and protocol, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs)."
     from eulerrec.sweep import PROTOCOLS   # here, not at the top: sweep reads runs with this module
@@ -246,7 +246,7 @@ def headline(results=None) -> pd.DataFrame:
     recipe = {}   # protocol -> (suffix, why): the training recipe chosen on validation for its claims' models that have runs of each
     for proto in {c[1] for c in claims}:
         p = PROTOCOLS[proto]
-        models = sorted({m for c in claims if c[1] == proto for m in c[2:4] if m and all(f'{m}{r}' in p.runs for r in p.recipes)})
+        models = sorted({m for c in claims if c[1] == proto for m in c[2:4] if m in p.recipe_runs()})
         r, why = choose_recipe(recipe_table(p.root(results), models, p.recipes)) if len(p.recipes) > 1 else ('current', '')
         recipe[proto] = ('' if r == 'current' else r, why, models)
     rows = []

@@ -18,7 +18,7 @@ __all__ = ['RECBOLE_SASREC_DROPOUT', 'RECBOLE_REGIME', 'LATEST_REGIME', 'KV2023_
            'default_results', 'get_protocol', 'train_argv', 'run_state', 'Planned', 'plan', 'sweep_threads', 'sweep',
            'status', 'write_status']
 
-# %% ../nbs/09b_sweep.ipynb #beea2730
+# %% ../nbs/09b_sweep.ipynb #56c632db
 @dataclass(frozen=True)
 class Protocol:
     "How a set of runs is trained: the shared `TrainConfig` fields, the runs (models or named variants) and the seeds."
@@ -40,6 +40,10 @@ class Protocol:
         fields = {k: v.replace('{data_dir}', dd) if isinstance(v, str) else v for k, v in fields.items()}
         return TrainConfig(**fields, seed=int(seed), out=str(Path(results)/self.folder/f'{run}-seed{seed}'))
 
+    def recipe_runs(self) -> tuple:
+        "The runs trained in every recipe of `recipes` (`<run><suffix>` is a run of the protocol for every suffix)."
+        return tuple(r for r in self.runs if all(r + s in self.runs for s in self.recipes))
+
     def root(self, results=None) -> Path:
         "The folder of this protocol's runs, `<results>/<folder>` (`results`: `default_results()` unless given); what notebooks read."
         return Path(results if results is not None else default_results())/self.folder
@@ -51,7 +55,7 @@ def default_results() -> Path:
     clone = Path(eulerrec.__file__).resolve().parents[1]/'results'
     return clone if clone.is_dir() else Path('results')
 
-# %% ../nbs/09b_sweep.ipynb #ca0792d0
+# %% ../nbs/09b_sweep.ipynb #aa86ffd5
 _EULERFORMER_RUNS = ('sasrec', 'eulerformer', 'sasrec-rope', 'sasrec-sinusoidal', 'eulerformer-no-adapt', 'eulerformer-learnable-angles',
                      'eulerformer-no-diff-rot', 'eulerformer-no-psi', 'eulerformer-no-pcl', 'bert4rec', 'bert4rec-euler')
 _RECGRELA_RUNS = ('recgrela', 'sasrec', 'linrec', 'gru4rec', 'eulerformer', 'recgrela-no-rope', 'recgrela-no-local', 'recgrela-no-gate')
@@ -68,8 +72,10 @@ _EULERFORMER_ML1M = dict(dataset='ml-1m', min_rating=3, core=10, max_len=50, epo
 PAPER_PROTOCOLS = [
     Protocol('eulerformer-ml-1m', 'EulerFormer Table 2/4/5 protocol: ML-1M, rating >= 3, 10-core, L = 50, RecBole order and float32 timestamps, '
              'patience 15 as the official config, dropout 0.2 (chosen on validation over RecBole\'s 0.5)', 'v2/eulerformer-ml-1m',
-             _EULERFORMER_ML1M, _EULERFORMER_RUNS + ('sasrec-recbole', 'eulerformer-recbole'),
-             variants={f'{m}-recbole': dict(model=m, **RECBOLE_REGIME) for m in ('sasrec', 'eulerformer')}, read_by=('13_results',)),
+             _EULERFORMER_ML1M, _EULERFORMER_RUNS + ('sasrec-recbole', 'eulerformer-recbole', 'sasrec-l250', 'eulerformer-l250'),
+             variants={**{f'{m}-recbole': dict(model=m, **RECBOLE_REGIME) for m in ('sasrec', 'eulerformer')},
+                       **{f'{m}-l250': dict(model=m, max_len=250) for m in ('sasrec', 'eulerformer')}},
+             read_by=('13_results',), recipes=('', '-l250')),
     Protocol('eulerformer-ml-1m-dropout0.5', "the EulerFormer protocol with RecBole's SASRec dropout, 0.5 (what the official code trains with)",
              'v2/eulerformer-ml-1m-dropout0.5', dict(_EULERFORMER_ML1M, model_config=RECBOLE_SASREC_DROPOUT), ('sasrec', 'eulerformer'),
              seeds=(2020,), read_by=('13_results',)),

@@ -151,7 +151,7 @@ def _paired(a: dict, b: dict, model, base, metric, split, scale) -> dict:
         t = stats.ttest_rel(xb, xa); res.update(t=float(t.statistic), p=float(t.pvalue))
     return res
 
-# %% ../nbs/13_results.ipynb #90bd53f5
+# %% ../nbs/13_results.ipynb #c959c918
 def ndcg_at(ranks, k: int = 10) -> np.ndarray:
     "Per-user NDCG@k of a single target at 0-based `ranks`: 1/log2(rank + 2) within the top k, else 0."
     r = np.asarray(ranks)
@@ -173,12 +173,9 @@ def model_from_run(d, device='cpu'):
 
 def user_ranks(model, data, split: str = 'test', max_len: int = 50, batch_size: int = 512) -> np.ndarray:
     "0-based rank of each user's `split` target among all items under `model` (seen items ranked, as the primary metrics)."
-    import torch
-    from eulerrec.data import EvalLoader
+    from eulerrec.train import scored_batches
     from eulerrec.metrics import rank_of_target
-    with torch.no_grad():
-        return np.concatenate([rank_of_target(model.logits(model.last_hidden(items)), y).numpy()
-                               for items, y, _ in EvalLoader(*getattr(data, split), max_len, batch_size)])
+    return np.concatenate([rank_of_target(s, y).cpu().numpy() for s, y, _ in scored_batches(model, *getattr(data, split), max_len, batch_size)])
 
 # %% ../nbs/13_results.ipynb #25d696ac
 EULERFORMER_ML1M = pd.DataFrame({

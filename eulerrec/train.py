@@ -24,8 +24,8 @@ _all_ = ['TrainConfig', 'RESUMABLE_CHANGES', 'LEGACY_DEFAULTS', 'SPLITS']   # st
 # %% auto #0
 __all__ = ['SEEN_POLICIES', 'CKPT_FORMAT', 'RESUME_KEYS', 'supervised_hidden', 'supervised_logits', 'sequence_loss',
            'linear_cross_entropy', 'window_prefixes', 'context_table', 'seed_everything', 'resolve_device',
-           'keep_freed_memory', 'usable_cpus', 'free_cores', 'choose_threads', 'evaluate', 'by_split', 'git_commit',
-           'provenance', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'read_json', 'require',
+           'keep_freed_memory', 'usable_cpus', 'free_cores', 'choose_threads', 'scored_batches', 'evaluate', 'by_split',
+           'git_commit', 'provenance', 'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'read_json', 'require',
            'load_weights', 'model_from_checkpoint', 'RunDirError', 'run_lock', 'stop_epoch', 'check_same_run', 'train',
            'DistEnv', 'dist_env', 'split_batch', 'shard_loss', 'LossStep', 'init_distributed', 'from_rank0',
            'mean_over_ranks', 'metric_columns', 'metrics_table', 'epoch_cost', 'matmul_gflops', 'compute_efficiency',
@@ -164,7 +164,7 @@ def choose_threads(requested: int | None = None) -> tuple[int, str]:
     free = free_cores()
     return min(free, torch.get_num_threads()), f'{free} free core(s) of {usable_cpus()}'
 
-# %% ../nbs/08_train.ipynb #c8cb1558
+# %% ../nbs/08_train.ipynb #78896bde
 SEEN_POLICIES = ('ranked', 'excluded')  # items of the user's history: kept in the ranking (RecBole's default), or removed
 
 def _seen_mask(histories, users, shape, device) -> torch.Tensor:
@@ -176,15 +176,17 @@ def _seen_mask(histories, users, shape, device) -> torch.Tensor:
     return seen
 
 @torch.no_grad()
+def scored_batches(model: SeqRecModel, histories, targets, max_len: int, batch_size: int = 512, device='cpu', progress: bool = False):
+    "Yield (scores [B, N+1], targets [B], users [B]) batch by batch: `model`'s score of every item after each user's history (eval mode)."
+    model.eval()
+    for items, y, users in tqdm(EvalLoader(histories, targets, max_len, batch_size), desc='eval', leave=False, disable=not progress):
+        yield model.logits(model.last_hidden(items.to(device))), y.to(device), users
+
 def evaluate(model: SeqRecModel, histories, targets, max_len: int, batch_size: int = 512, ks=(5, 10, 20),
              device='cpu', progress: bool = False) -> dict[str, dict]:
     "Full-ranking metrics of `model` on (histories, targets) under both seen-item policies, from one scoring pass: {'ranked': …, 'excluded': …}."
-    model.eval()
     acc = {p: MetricAccumulator(ks) for p in SEEN_POLICIES}
-    loader = EvalLoader(histories, targets, max_len, batch_size)
-    for items, y, users in tqdm(loader, desc='eval', leave=False, disable=not progress):
-        scores = model.logits(model.last_hidden(items.to(device)))
-        y = y.to(device)
+    for scores, y, users in scored_batches(model, histories, targets, max_len, batch_size, device, progress):
         acc['ranked'].add(scores, y)
         acc['excluded'].add(scores, y, _seen_mask(histories, users, scores.shape, device))
     return {p: a.result() for p, a in acc.items()}

@@ -561,10 +561,11 @@ def metrics_table(*run_dirs, split: str = 'test', ks=(5, 10, 20)) -> pd.DataFram
         rows.append(dict(model=m['model'], dataset=m['dataset'], **metric_columns(m.get(split), ks)))
     return pd.DataFrame(rows)
 
-# %% ../nbs/08_train.ipynb #31dbafcf
+# %% ../nbs/08_train.ipynb #ba3c09d7
 def epoch_cost(cfg: TrainConfig, data: SeqData | None = None,
                batches: int = 5,          # timed training steps (after one warm-up step)
-               threads: int | None = 1    # torch threads while timing (None: leave as is)
+               threads: int | None = 1,   # torch threads while timing (None: leave as is)
+               flops: bool = False        # also count the GFLOP of one step (matrix products), in an untimed step
               ) -> dict:
     "Median time of a training step of `cfg` and the training time of one epoch extrapolated from it (no evaluation)."
     if batches < 1: raise ValueError(f'epoch_cost: batches={batches}, expected >= 1')
@@ -579,21 +580,26 @@ def epoch_cost(cfg: TrainConfig, data: SeqData | None = None,
         model.train()
         if not model.trainable: raise ValueError(f'epoch_cost: {cfg.model} has nothing to train (it is fitted in one pass)')
         opt, loader = _optimizer(model, cfg), _make_loader(data, cfg, mode); loader.set_epoch(0)
-        it, times = iter(loader), []
+        it, times, first = iter(loader), [], None
         for _ in range(min(batches + 1, len(loader))):
             t = time.perf_counter()
             items, targets = next(it)
             _update(opt, sequence_loss(model, items.to(device), targets.to(device)), 0)
             if device.type == 'cuda': torch.cuda.synchronize(device)
             times.append(time.perf_counter() - t)
+            first = first or (items.to(device), targets.to(device))
+        if flops:
+            from torch.utils.flop_counter import FlopCounterMode
+            with FlopCounterMode(display=False) as fc: sequence_loss(model, *first).backward()
     finally: torch.set_num_threads(old)
     timed = times[1:] or times                       # without the warm-up step, unless it was the only one
     step, n_steps = float(np.median(timed)), _steps_per_epoch(loader, cfg)
     return dict(model=cfg.model, dataset=data.name, mode=mode, max_len=cfg.max_len, batch_size=cfg.batch_size,
                 threads=threads or old, device=str(device), timed_steps=len(timed),
-                seconds_per_step=step, steps_per_epoch=n_steps, epoch_minutes=step * n_steps / 60)
+                seconds_per_step=step, steps_per_epoch=n_steps, epoch_minutes=step * n_steps / 60,
+                **(dict(gflop_per_step=fc.get_total_flops() / 1e9) if flops else {}))
 
-# %% ../nbs/08_train.ipynb #a77e945f
+# %% ../nbs/08_train.ipynb #d7fc25d0
 def matmul_gflops(threads: int = 1, n: int = 1024, repeats: int = 5) -> float:
     "This machine's fp32 matrix-product speed in GFLOP/s (n×n @ n×n, median of `repeats`) at `threads` torch threads."
     old = torch.get_num_threads(); torch.set_num_threads(threads)
@@ -608,17 +614,9 @@ def matmul_gflops(threads: int = 1, n: int = 1024, repeats: int = 5) -> float:
 
 def compute_efficiency(cfg: TrainConfig, data: SeqData | None = None, batches: int = 5, threads: int = 1) -> dict:
     "GFLOP of one training step of `cfg` (matrix products), its median time, achieved GFLOP/s and their share of `matmul_gflops`."
-    from torch.utils.flop_counter import FlopCounterMode
-    if data is None: data = _load_data(cfg, verbose=False)
-    cost = epoch_cost(cfg, data, batches=batches, threads=threads)
-    seed_everything(cfg.seed)
-    model, mode = _build(cfg, data, torch.device('cpu'))
-    loader = _make_loader(data, cfg, mode); loader.set_epoch(0)
-    items, targets = next(iter(loader))
-    with FlopCounterMode(display=False) as fc: sequence_loss(model.train(), items, targets).backward()
-    gflop = fc.get_total_flops() / 1e9
-    peak = matmul_gflops(threads)
-    return dict(model=cfg.model, dataset=data.name, max_len=cfg.max_len, batch_size=cfg.batch_size, threads=threads,
+    cost = epoch_cost(cfg, data, batches=batches, threads=threads, flops=True)
+    gflop, peak = cost['gflop_per_step'], matmul_gflops(threads)
+    return dict(model=cfg.model, dataset=cost['dataset'], max_len=cfg.max_len, batch_size=cfg.batch_size, threads=threads,
                 gflop_per_step=gflop, seconds_per_step=cost['seconds_per_step'], steps_per_epoch=cost['steps_per_epoch'],
                 achieved_gflops=gflop / cost['seconds_per_step'], matmul_gflops=peak, share_of_matmul=gflop / cost['seconds_per_step'] / peak,
                 floor_seconds_per_epoch=gflop * cost['steps_per_epoch'] / peak)

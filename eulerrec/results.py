@@ -113,7 +113,7 @@ def t_interval(x, level: float = 0.95) -> tuple[float, float, float]:
     h = stats.t.ppf((1 + level) / 2, len(x) - 1) * _sd(x) / math.sqrt(len(x))
     return m, m - h, m + h
 
-# %% ../nbs/13_results.ipynb #daed8a5c
+# %% ../nbs/13_results.ipynb #6dccc395
 def _capped(runs: dict) -> list[int]:
     "Seeds of the runs in `runs` (from `seed_runs`) that the epoch cap stopped, not early stopping."
     return [s for s, r in runs.items() if r['stopped'] != 'early stop']
@@ -122,17 +122,17 @@ def _mean(xs) -> float: return float(np.mean(xs)) if len(xs) else float('nan')
 
 def seed_table(root, models, metrics=METRICS, split: str = 'test', scale: float = 100.) -> pd.DataFrame:
     "One row per model: seeds, capped runs, mean epochs and wall minutes, and per metric the mean, std and 95% t-interval over seeds (× `scale`; % by default)."
-    rows = []
-    for name in models:
-        runs = seed_runs(root, name)
-        row = dict(model=name, seeds=len(runs), capped=len(_capped(runs)), epochs=_mean([r['epochs'] for r in runs.values()]),
-                   minutes=_mean([(r.get('wall_seconds') or float('nan')) / 60 for r in runs.values()]))
-        for k in metrics:
-            vals = [scale * metric_of(r, split, k) for r in runs.values()]
-            mean, lo, hi = t_interval(vals)
-            row.update({k: mean, f'{k} std': _sd(vals), f'{k} low': lo, f'{k} high': hi})
-        rows.append(row)
-    return pd.DataFrame(rows).set_index('model')
+    return pd.DataFrame([_seed_row(name, seed_runs(root, name), metrics, split, scale) for name in models]).set_index('model')
+
+def _seed_row(name, runs: dict, metrics, split, scale) -> dict:
+    "A row of `seed_table` from runs already read (`seed_runs`)."
+    row = dict(model=name, seeds=len(runs), capped=len(_capped(runs)), epochs=_mean([r['epochs'] for r in runs.values()]),
+               minutes=_mean([(r.get('wall_seconds') or float('nan')) / 60 for r in runs.values()]))
+    for k in metrics:
+        vals = [scale * metric_of(r, split, k) for r in runs.values()]
+        mean, lo, hi = t_interval(vals)
+        row.update({k: mean, f'{k} std': _sd(vals), f'{k} low': lo, f'{k} high': hi})
+    return row
 
 # %% ../nbs/13_results.ipynb #d1e2de79
 def paired_seed_test(root, model: str, base: str, metric: str = 'NDCG@10', split: str = 'test', scale: float = 100.) -> dict:
@@ -200,16 +200,18 @@ RECGRELA_ML1M_LOG = {'HR@5': 0.2364, 'HR@10': 0.3311, 'NDCG@5': 0.1653, 'NDCG@10
 # BERT4Rec really better than SASRec?", full cross-entropy, seen items excluded from the ranking), in %:
 SASREC_KV2023_ML1M = {'HR@10': 31.52, 'NDCG@10': 18.21}
 
-# %% ../nbs/13_results.ipynb #4bd3a47a
+# %% ../nbs/13_results.ipynb #3048e6a2
 def recipe_table(root, models, recipes, metric: str = 'NDCG@10') -> pd.DataFrame:
     "Per model and recipe suffix (runs `root/<model><suffix>-seed<S>`; the first suffix is the current recipe): seeds, valid and test `metric` (%, mean and std), epochs, minutes, and the paired validation change over the current recipe (%, wins, p)."
     rows = []
     for m in models:
+        current = seed_runs(root, m + recipes[0])
         for r in recipes:
-            v, t = (seed_table(root, [m + r], (metric,), split=split).iloc[0] for split in ('valid', 'test'))
-            p = paired_seed_test(root, m + r, m + recipes[0], metric, split='valid')
-            rows.append(dict(model=m, recipe=r or 'current', seeds=v.seeds, valid=v[metric], valid_std=v[f'{metric} std'], test=t[metric],
-                             test_std=t[f'{metric} std'], epochs=v.epochs, minutes=v.minutes, valid_change=100 * p['rel'],
+            runs = seed_runs(root, m + r)   # each run read once
+            v, t = (_seed_row(m + r, runs, (metric,), split, 100.) for split in ('valid', 'test'))
+            p = _paired(current, runs, m + r, m + recipes[0], metric, 'valid', 100.)
+            rows.append(dict(model=m, recipe=r or 'current', seeds=v['seeds'], valid=v[metric], valid_std=v[f'{metric} std'], test=t[metric],
+                             test_std=t[f'{metric} std'], epochs=v['epochs'], minutes=v['minutes'], valid_change=100 * p['rel'],
                              wins=p['wins'], p=p['p']))
     return pd.DataFrame(rows).set_index(['model', 'recipe'])
 

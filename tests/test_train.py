@@ -1,5 +1,6 @@
 """Trainer properties: all-position == prefix training, exact resume, checkpoint safety, the benchmark ratio."""
-import json
+import json, os
+from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
@@ -167,3 +168,19 @@ def test_history_is_written_after_every_epoch(ml100k, tmp_path, monkeypatch):
     monkeypatch.setattr(tr, 'evaluate', evaluate)
     res = train(cfg, data=ml100k, progress=False, verbose=False)
     assert res['epochs'] == 2 and list(pd.read_csv(tmp_path/'run'/'history.csv').epoch) == [0, 1]
+
+
+def test_a_stop_while_an_epoch_is_written_lands_after_it(ml100k, tmp_path, monkeypatch):
+    "Ctrl-C (or a deadline's SIGTERM) while best.pt is being written: the epoch's files are all written, then the run stops."
+    import signal
+    import eulerrec.train as tr
+    save = tr.save_checkpoint
+    def interrupted(path, **state):
+        if Path(path).name == 'best.pt': os.kill(os.getpid(), signal.SIGINT)
+        save(path, **state)
+    monkeypatch.setattr(tr, 'save_checkpoint', interrupted)
+    run = tmp_path/'run'
+    cfg = TrainConfig(model='sasrec', dataset='ml-100k', epochs=3, epoch_steps=2, device='cpu', out=str(run))
+    with pytest.raises(KeyboardInterrupt): train(cfg, data=ml100k, progress=False, verbose=False)
+    assert tr.load_checkpoint(run/'last.pt')['epoch'] == 0 and tr.load_checkpoint(run/'best.pt')['epoch'] == 0
+    assert len(pd.read_csv(run/'history.csv')) == 1 and not list(run.glob('.*.part'))

@@ -224,9 +224,10 @@ def choose_recipe(table: pd.DataFrame) -> tuple[str, str]:
     if (gain.loc[best] > 0).all(): return best, f'{best}: better on validation for every model ({changes})'
     return 'current', f'no recipe improves every model on validation (the best on average, {best}: {changes})'
 
-# %% ../nbs/13_results.ipynb #1cf249bf
-def headline(results=None) -> pd.DataFrame:
-    "The reproduction headline: per claim and protocol, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs)."
+# %% ../nbs/13_results.ipynb #25cda0c4
+def headline(results=None, order: str | None = 'file') -> pd.DataFrame:
+    """The reproduction headline: per claim and protocol, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs).
+    `order`: the protocols' order of equal timestamps, 'file' (RecBole's: the papers' protocols), 'item' (the earlier ones) or None (all)."""
     from eulerrec.sweep import PROTOCOLS   # here, not at the top: sweep reads runs with this module
     E, log = EULERFORMER_ML1M, RECGRELA_ML1M_LOG
     claims = [  # paper, protocol (eulerrec.sweep), model, base (None: an absolute metric), metric, paper value (%)[, split: 'test' unless given]
@@ -242,6 +243,7 @@ def headline(results=None) -> pd.DataFrame:
           for m in ('sasrec-kv2023', 'sasrec') for k in ('NDCG@10', 'HR@10')],
         ('EulerFormer', 'ml-100k', 'eulerformer', 'sasrec', 'NDCG@10', float('nan')),
         ('RecGRELA', 'long-ml-100k', 'recgrela', 'sasrec', 'NDCG@10', float('nan'))]
+    claims = [c for c in claims if order is None or PROTOCOLS[c[1]].config.get('ties', 'file') == order]
     recipe = {}   # protocol -> (suffix, why): the training recipe chosen on validation for its claims' models that have runs of each
     for proto in {c[1] for c in claims}:
         p = PROTOCOLS[proto]

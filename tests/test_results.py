@@ -82,12 +82,13 @@ def test_t_interval_and_paired_test_against_formulas(tmp_path):
 
 
 def test_headline_reports_missing_runs_and_pairs_seeds(tmp_path):
-    h = headline(tmp_path)
+    assert set(headline(tmp_path).protocol) == {'eulerformer-ml-1m', 'eulerformer-ml-1m-dropout0.5', 'recgrela-ml-1m'}   # the papers' protocols
+    h = headline(tmp_path, order=None)
     assert (h.seeds == 0).all() and h.note.str.contains('not yet run').all() and h.ours.isna().all()
     ml1m = tmp_path/'positional'/'ml-1m'
     for s, (x, y) in enumerate([(0.120, 0.130), (0.118, 0.131), (0.121, 0.127)]):
         write_run(ml1m, 'sasrec', s, x, epochs=30, best=10); write_run(ml1m, 'eulerformer', s, y, epochs=30, best=29)
-    h = headline(tmp_path).set_index(['protocol', 'claim'])
+    h = headline(tmp_path, order=None).set_index(['protocol', 'claim'])
     base = h.loc[('ml-1m', 'sasrec NDCG@10')]
     assert base.seeds == 3 and math.isclose(base.ours, 100 * np.mean([0.120, 0.118, 0.121]))
     assert math.isclose(base.gap, base.ours - EULERFORMER_ML1M.loc['sasrec', 'NDCG'])
@@ -100,12 +101,12 @@ def test_headline_reports_missing_runs_and_pairs_seeds(tmp_path):
     for s, (x, y) in enumerate([(0.130, 0.140), (0.132, 0.139)]):
         write_run(long1m, 'sasrec', s, x, patience=20, best=5); write_run(long1m, 'recgrela', s, y, patience=20, best=5)
     write_run(long1m, 'recgrela', 7, 0.5, patience=20)       # a seed without its SASRec pair does not count
-    gain = headline(tmp_path).set_index(['protocol', 'claim']).loc[('long-ml-1m', 'recgrela vs sasrec NDCG@10')]
+    gain = headline(tmp_path, order=None).set_index(['protocol', 'claim']).loc[('long-ml-1m', 'recgrela vs sasrec NDCG@10')]
     assert gain.seeds == 2 and math.isclose(gain.ours, 100 * (np.mean([0.140, 0.139]) / np.mean([0.130, 0.132]) - 1))
     assert 'wins 2/2' in gain.note and 'capped' not in gain.note and np.isnan(gain.paper_value)
     conv = tmp_path/'long'/'ml-1m-converged'               # the same runs continued until their patience ran out
     write_run(conv, 'recgrela', 0, 0.150, patience=20, best=5); write_run(conv, 'sasrec', 0, 0.145, patience=20, best=5)
-    h = headline(tmp_path).set_index(['protocol', 'claim'])
+    h = headline(tmp_path, order=None).set_index(['protocol', 'claim'])
     assert h.loc[('long-ml-1m-converged', 'recgrela NDCG@10'), 'seeds'] == 1 and math.isclose(h.loc[('long-ml-1m-converged', 'recgrela NDCG@10'), 'ours'], 15.0)
     assert h.loc[('long-ml-1m-converged', 'recgrela vs sasrec NDCG@10'), 'seeds'] == 1
     assert h.loc[('long-ml-1m', 'recgrela vs sasrec NDCG@10'), 'seeds'] == 2   # the 20-epoch rows are not mixed with them
@@ -115,7 +116,7 @@ def test_headline_names_an_equal_budget_of_capped_runs(tmp_path):
     long1m = tmp_path/'long'/'ml-1m'                        # both models of both seeds stopped by a 20-epoch cap
     for s, (x, y) in enumerate([(0.130, 0.140), (0.132, 0.139)]):
         write_run(long1m, 'sasrec', s, x, epochs=20, best=18, patience=20); write_run(long1m, 'recgrela', s, y, epochs=20, best=19, patience=20)
-    note = lambda: headline(tmp_path).set_index(['protocol', 'claim']).loc[('long-ml-1m', 'recgrela vs sasrec NDCG@10'), 'note']
+    note = lambda: headline(tmp_path, order=None).set_index(['protocol', 'claim']).loc[('long-ml-1m', 'recgrela vs sasrec NDCG@10'), 'note']
     assert 'equal budget: all 4 runs capped at 20 epochs' in note()
     write_run(long1m, 'sasrec', 2, 0.13, epochs=45, best=20, patience=20)  # seed 2: SASRec stopped early, RecGRELA capped
     write_run(long1m, 'recgrela', 2, 0.14, epochs=20, best=19, patience=20)
@@ -123,7 +124,7 @@ def test_headline_names_an_equal_budget_of_capped_runs(tmp_path):
 
 
 def test_headline_reads_the_committed_results():
-    h = headline().set_index(['protocol', 'claim'])   # the clone's results/
+    h = headline(order='item').set_index(['protocol', 'claim'])   # the clone's results/
     m = json.loads((RESULTS/'positional/ml-1m/sasrec-seed2020/metrics.json').read_text())
     row = h.loc[('ml-1m', 'sasrec NDCG@10')]
     assert row.seeds >= 1 and (row.seeds > 1 or math.isclose(row.ours, 100 * m['test']['NDCG@10']))

@@ -200,7 +200,7 @@ RECGRELA_ML1M_LOG = {'HR@5': 0.2364, 'HR@10': 0.3311, 'NDCG@5': 0.1653, 'NDCG@10
 # BERT4Rec really better than SASRec?", full cross-entropy, seen items excluded from the ranking), in %:
 SASREC_KV2023_ML1M = {'HR@10': 31.52, 'NDCG@10': 18.21}
 
-# %% ../nbs/13_results.ipynb #3048e6a2
+# %% ../nbs/13_results.ipynb #bb9485ae
 def recipe_table(root, models, recipes, metric: str = 'NDCG@10') -> pd.DataFrame:
     "Per model and recipe suffix (runs `root/<model><suffix>-seed<S>`; the first suffix is the current recipe): seeds, valid and test `metric` (%, mean and std), epochs, minutes, and the paired validation change over the current recipe (%, wins, p)."
     rows = []
@@ -218,7 +218,10 @@ def recipe_table(root, models, recipes, metric: str = 'NDCG@10') -> pd.DataFrame
 def choose_recipe(table: pd.DataFrame) -> tuple[str, str]:
     "(recipe, why) from a `recipe_table`: the recipe with the largest mean validation change over the models, if it improves every model; else 'current'."
     gain = table.valid_change.unstack('model').drop(index='current', errors='ignore')
-    if gain.empty or gain.isna().any().any(): return 'current', 'not every model has runs of every recipe'
+    if gain.empty or gain.isna().any().any():
+        missing = [m + ('' if r == 'current' else r) for (m, r), n in table.seeds.items() if n == 0]
+        return 'current', ('the current one until every model has runs of every recipe with a seed in common'
+                           + (f' (not yet run: {", ".join(missing)})' if missing else ''))
     best = gain.mean(axis=1).idxmax()
     changes = ', '.join(f'{m} {g:+.1f}%' for m, g in gain.loc[best].items())
     if (gain.loc[best] > 0).all(): return best, f'{best}: better on validation for every model ({changes})'

@@ -15,9 +15,10 @@ from .train import LEGACY_DEFAULTS, SPLITS, read_json
 __all__ = ['METRICS', 'EULERFORMER_ML1M', 'RECGRELA_ML1M_LOG', 'SASREC_KV2023_ML1M', 'run_dirs', 'run_folders', 'read_run',
            'metric_of', 'seed_runs', 'history', 'run_status', 'unfinished_runs', 'models_in', 'run_table', 't_interval',
            'seed_table', 'paired_seed_test', 'ndcg_at', 'paired_bootstrap', 'model_from_run', 'user_ranks',
-           'recipe_table', 'choose_recipe', 'headline', 'seed_curves', 'plot_seed_bands', 'continued_runs',
-           'lead_change', 'swapped_pairs', 'variant_runs', 'plot_variants', 'plot_seeds', 'plot_curves', 'rel_change',
-           'beside_paper', 'compare_curves', 'loss_still_falling', 'rise_before_best', 'seed_pairs', 'paired_table']
+           'recipe_table', 'choose_recipe', 'chosen_recipe', 'headline', 'seed_curves', 'plot_seed_bands',
+           'continued_runs', 'lead_change', 'swapped_pairs', 'variant_runs', 'plot_variants', 'plot_seeds',
+           'plot_curves', 'rel_change', 'beside_paper', 'compare_curves', 'loss_still_falling', 'rise_before_best',
+           'seed_pairs', 'paired_table']
 
 # %% ../nbs/13_results.ipynb #28246ea8
 def run_dirs(root) -> list[tuple[str, int, Path]]:
@@ -200,7 +201,7 @@ RECGRELA_ML1M_LOG = {'HR@5': 0.2364, 'HR@10': 0.3311, 'NDCG@5': 0.1653, 'NDCG@10
 # BERT4Rec really better than SASRec?", full cross-entropy, seen items excluded from the ranking), in %:
 SASREC_KV2023_ML1M = {'HR@10': 31.52, 'NDCG@10': 18.21}
 
-# %% ../nbs/13_results.ipynb #bb9485ae
+# %% ../nbs/13_results.ipynb #4878934c
 def recipe_table(root, models, recipes, metric: str = 'NDCG@10') -> pd.DataFrame:
     "Per model and recipe suffix (runs `root/<model><suffix>-seed<S>`; the first suffix is the current recipe): seeds, valid and test `metric` (%, mean and std), epochs, minutes, and the paired validation change over the current recipe (%, wins, p)."
     rows = []
@@ -227,7 +228,15 @@ def choose_recipe(table: pd.DataFrame) -> tuple[str, str]:
     if (gain.loc[best] > 0).all(): return best, f'{best}: better on validation for every model ({changes})'
     return 'current', f'no recipe improves every model on validation (the best on average, {best}: {changes})'
 
-# %% ../nbs/13_results.ipynb #25cda0c4
+def chosen_recipe(protocol: str, models=None, results=None) -> tuple[str, str]:
+    "(run-name suffix, why) of the recipe `choose_recipe` picks for `models` of `protocol` (default: its `recipe_runs`); '' is the protocol's own, ('', '') for a protocol of one recipe."
+    from eulerrec.sweep import PROTOCOLS   # here, not at the top: sweep reads runs with this module
+    p = PROTOCOLS[protocol]
+    if len(p.recipes) < 2: return '', ''
+    r, why = choose_recipe(recipe_table(p.root(results), p.recipe_runs() if models is None else models, p.recipes))
+    return ('' if r == 'current' else r), why
+
+# %% ../nbs/13_results.ipynb #5634f6ca
 def headline(results=None, order: str | None = 'file') -> pd.DataFrame:
     """The reproduction headline: per claim and protocol, the paper's value, ours (mean, std, seeds), the gap, and a note (missing or capped runs).
     `order`: the protocols' order of equal timestamps, 'file' (RecBole's: the papers' protocols), 'item' (the earlier ones) or None (all)."""
@@ -247,12 +256,10 @@ def headline(results=None, order: str | None = 'file') -> pd.DataFrame:
         ('EulerFormer', 'ml-100k', 'eulerformer', 'sasrec', 'NDCG@10', float('nan')),
         ('RecGRELA', 'long-ml-100k', 'recgrela', 'sasrec', 'NDCG@10', float('nan'))]
     claims = [c for c in claims if order is None or PROTOCOLS[c[1]].config.get('ties', 'file') == order]
-    recipe = {}   # protocol -> (suffix, why): the training recipe chosen on validation for its claims' models that have runs of each
+    recipe = {}   # protocol -> (suffix, why, models): the training recipe chosen on validation for its claims' models that have runs of each
     for proto in {c[1] for c in claims}:
-        p = PROTOCOLS[proto]
-        models = sorted({m for c in claims if c[1] == proto for m in c[2:4] if m in p.recipe_runs()})
-        r, why = choose_recipe(recipe_table(p.root(results), models, p.recipes)) if len(p.recipes) > 1 else ('current', '')
-        recipe[proto] = ('' if r == 'current' else r, why, models)
+        models = sorted({m for c in claims if c[1] == proto for m in c[2:4] if m in PROTOCOLS[proto].recipe_runs()})
+        recipe[proto] = (*chosen_recipe(proto, models, results), models)
     rows = []
     for paper, proto, model, base, metric, pv, *split in claims:
         split = split[0] if split else 'test'

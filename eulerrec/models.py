@@ -16,9 +16,10 @@ import math
 from dataclasses import dataclass, asdict
 
 # %% auto #0
-__all__ = ['SIZE_KEYS', 'RATE_KEYS', 'SHARE_KEYS', 'BERT_EULER_KEYS', 'MODELS', 'MODEL_FAMILIES', 'SeqRecModel', 'MostPopular',
-           'GRU4Rec', 'TransformerRec', 'SASRec', 'check_contrast', 'EulerOptions', 'EulerFormer', 'BERT4Rec',
-           'register_model', 'model_names', 'model_class', 'build_model', 'resolve_config']
+__all__ = ['SIZE_KEYS', 'RATE_KEYS', 'SHARE_KEYS', 'ORIGINAL_LN_EPS', 'BERT_EULER_KEYS', 'MODELS', 'MODEL_FAMILIES',
+           'SeqRecModel', 'MostPopular', 'GRU4Rec', 'TransformerRec', 'SASRec', 'OriginalSASRecBlock', 'SASRecOriginal',
+           'check_contrast', 'EulerOptions', 'EulerFormer', 'BERT4Rec', 'register_model', 'model_names', 'model_class',
+           'build_model', 'resolve_config']
 
 # %% ../nbs/07_models.ipynb #0a17fc3f
 SIZE_KEYS = ('d', 'd_ff', 'hidden', 'n_layers', 'n_heads', 'mlp_ratio', 'chunk')  # positive ints, in any model that has them
@@ -213,6 +214,45 @@ class SASRec(TransformerRec):
             raise ValueError(f'SASRec: unknown positions {positions!r}; valid: {", ".join(POSITION_SCHEMES)}')
         self._build(lambda: position_scheme(positions, d, max_len, n_heads), d, n_layers, n_heads, d_ff, hidden_dropout, attn_dropout)
 
+# %% ../nbs/07_models.ipynb #e5d42b05
+ORIGINAL_LN_EPS = 1e-8   # the original SASRec's LayerNorm epsilon
+
+class OriginalSASRecBlock(nn.Module):
+    "One block of the original SASRec: q = LN(x); y = q + Attn(q, x, x); z = LN(y); out = (z + FFN(z)) at real positions, 0 at padding."
+    def __init__(self, d:int, n_heads:int, dropout:float):
+        super().__init__()
+        self.attn_ln, self.ffn_ln = nn.LayerNorm(d, eps=ORIGINAL_LN_EPS), nn.LayerNorm(d, eps=ORIGINAL_LN_EPS)
+        self.attn = nn.MultiheadAttention(d, n_heads, dropout=dropout, batch_first=True)
+        self.ffn = nn.Sequential(nn.Linear(d, d), nn.Dropout(dropout), nn.ReLU(), nn.Linear(d, d), nn.Dropout(dropout))
+
+    def forward(self, x:torch.Tensor, pad:torch.Tensor) -> torch.Tensor:
+        future = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool, device=x.device).triu(1)
+        q = self.attn_ln(x)
+        z = self.ffn_ln(q + self.attn(q, x, x, attn_mask=future, need_weights=False)[0])
+        return (z + self.ffn(z)) * pad[..., None]
+
+class SASRecOriginal(SeqRecModel):
+    "SASRec as Kang & McAuley built it (pmixer's PyTorch port, Klenitskiy & Vasilev's defaults): √d-scaled items + learned positions, query-normalised blocks with a ReLU FFN of width d, a last LayerNorm."
+    def __init__(self, n_items:int, max_len:int,
+                 d:int=64,             # hidden size = item embedding size
+                 n_layers:int=2,       # blocks
+                 n_heads:int=1,        # attention heads
+                 dropout:float=0.1):   # on the input, the attention probabilities and both FFN layers
+        super().__init__(n_items, max_len, d=d, n_layers=n_layers, n_heads=n_heads, dropout=dropout)
+        if d % n_heads: raise ValueError(f'SASRecOriginal: d={d} must be divisible by n_heads={n_heads}')
+        self.item_emb, self.pos_emb = nn.Embedding(n_items + 1, d, padding_idx=0), nn.Embedding(max_len, d)
+        self.emb_drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(OriginalSASRecBlock(d, n_heads, dropout) for _ in range(n_layers))
+        self.last_ln = nn.LayerNorm(d, eps=ORIGINAL_LN_EPS)
+        self.apply(init_recbole)   # the port's init; the attention's in-projection keeps torch's Xavier init, as in the port
+        self._zero_padding_row()
+
+    def encode(self, items:torch.Tensor) -> torch.Tensor:
+        self.check_items(items)
+        pad = items > 0
+        x = self.item_emb(items) * self.item_emb.embedding_dim ** 0.5 + self.pos_emb.weight[:items.shape[1]]
+        return self.last_ln(self.run_blocks(self.emb_drop(x) * pad[..., None], pad))
+
 # %% ../nbs/07_models.ipynb #79961928
 def check_contrast(pcl_weight:float, tau:float):
     "Raise a `ValueError` unless the phase-contrast weight is finite and >= 0 and its temperature finite and > 0."
@@ -327,7 +367,7 @@ class BERT4Rec(TransformerRec):
         h = self._encode(seq.masked_fill(masked, self.mask_token))
         return F.cross_entropy(self.logits(h[masked]), seq[masked])
 
-# %% ../nbs/07_models.ipynb #ecd02d3a
+# %% ../nbs/07_models.ipynb #727ec12d
 _SAS = dict(d=64, n_layers=2, n_heads=2, d_ff=256, hidden_dropout=0.2, attn_dropout=0.2)
 _EULER = dict(_SAS, **asdict(EulerOptions()))
 _BERT = dict(_SAS, mask_ratio=0.2, ft_ratio=0.5, positions='ape', **{k: getattr(EulerOptions(), k) for k in BERT_EULER_KEYS})
@@ -336,6 +376,7 @@ MODELS = {
     'gru4rec': (GRU4Rec, dict(d=64, hidden=128, n_layers=1, dropout=0.3)),
     'sasrec':  (SASRec, dict(_SAS, positions='ape')),
     **{f'sasrec-{p}': (SASRec, dict(_SAS, positions=p)) for p in ('none', 'sinusoidal', 'sinusoidal-gain', 'rope')},
+    'sasrec-original': (SASRecOriginal, dict(d=64, n_layers=2, n_heads=1, dropout=0.1)),
     'eulerformer': (EulerFormer, _EULER),
     # the paper's Table 5 ablations
     'eulerformer-no-adapt':          (EulerFormer, dict(_EULER, adapt=False)),

@@ -13,10 +13,10 @@ from .config import flag_name
 from .results import read_run, run_status
 
 # %% auto #0
-__all__ = ['RECBOLE_SASREC_DROPOUT', 'RECBOLE_REGIME', 'LATEST_REGIME', 'KV2023_SASREC', 'PAPER_PROTOCOLS', 'ITEM_TIES_PROTOCOLS',
-           'TIE_ORDER_PROTOCOLS', 'RECIPES', 'RECIPE_PROTOCOLS', 'PROTOCOLS', 'TODO_STATES', 'Protocol',
-           'default_results', 'get_protocol', 'train_argv', 'run_state', 'Planned', 'plan', 'sweep_threads', 'sweep',
-           'status', 'write_status']
+__all__ = ['RECBOLE_SASREC_DROPOUT', 'RECBOLE_REGIME', 'LATEST_REGIME', 'KV2023_SASREC', 'KV2023_ORIGINAL', 'PAPER_PROTOCOLS',
+           'ITEM_TIES_PROTOCOLS', 'TIE_ORDER_PROTOCOLS', 'RECIPES', 'RECIPE_PROTOCOLS', 'PROTOCOLS', 'TODO_STATES',
+           'Protocol', 'default_results', 'get_protocol', 'train_argv', 'run_state', 'Planned', 'plan', 'sweep_threads',
+           'sweep', 'status', 'write_status']
 
 # %% ../nbs/09b_sweep.ipynb #56c632db
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def default_results() -> Path:
     clone = Path(eulerrec.__file__).resolve().parents[1]/'results'
     return clone if clone.is_dir() else Path('results')
 
-# %% ../nbs/09b_sweep.ipynb #984b35b6
+# %% ../nbs/09b_sweep.ipynb #f6b9eb44
 _EULERFORMER_RUNS = ('sasrec', 'eulerformer', 'sasrec-rope', 'sasrec-sinusoidal', 'eulerformer-no-adapt', 'eulerformer-learnable-angles',
                      'eulerformer-no-diff-rot', 'eulerformer-no-psi', 'eulerformer-no-pcl', 'bert4rec', 'bert4rec-euler')
 _RECGRELA_RUNS = ('recgrela', 'sasrec', 'linrec', 'gru4rec', 'eulerformer', 'recgrela-no-rope', 'recgrela-no-local', 'recgrela-no-gate')
@@ -67,6 +67,7 @@ RECBOLE_REGIME = dict(mode='last', batch_size=4096, model_config=RECBOLE_SASREC_
 LATEST_REGIME = dict(windows='latest', batch_size=128, stride=None)   # Klenitskiy & Vasilev 2023's training
 KV2023_SASREC = dict(model='sasrec', **LATEST_REGIME, exclude_seen=True,   # and their SASRec, chosen on the ranking without seen items
                      model_config=dict(hidden_dropout=0.1, attn_dropout=0.1, n_heads=1))
+KV2023_ORIGINAL = dict(KV2023_SASREC, model='sasrec-original', model_config={})   # their recipe and network (its defaults are theirs)
 _EULERFORMER_ML1M = dict(dataset='ml-1m', min_rating=3, core=10, max_len=50, epochs=300, patience=15, time_cast='float32')
 
 PAPER_PROTOCOLS = [
@@ -81,8 +82,8 @@ PAPER_PROTOCOLS = [
              read_by=('13_results',)),
     Protocol('recgrela-ml-1m', 'RecGRELA Table 2 protocol: ML-1M, 5-core, L = 200, patience 20 as the official run, RecBole order and float32 timestamps',
              'v2/recgrela-ml-1m', dict(dataset='ml-1m', **_RECGRELA_ML1M, epochs=300, patience=20, time_cast='float32'),
-             _RECGRELA_RUNS + ('sasrec-kv2023', 'sasrec-latest', 'recgrela-latest'),
-             variants={'sasrec-kv2023': KV2023_SASREC, **{f'{m}-latest': dict(model=m, **LATEST_REGIME) for m in ('sasrec', 'recgrela')}},
+             _RECGRELA_RUNS + ('sasrec-kv2023', 'sasrec-kv2023-original', 'sasrec-latest', 'recgrela-latest'),
+             variants={'sasrec-kv2023': KV2023_SASREC, 'sasrec-kv2023-original': KV2023_ORIGINAL, **{f'{m}-latest': dict(model=m, **LATEST_REGIME) for m in ('sasrec', 'recgrela')}},
              read_by=('13_results',), recipes=('', '-latest')),
     Protocol('eulerformer-ml-100k', "the EulerFormer protocol on ML-100K: 5-core, L = 50, RecBole order and its ML-100K preset timestamps, "
              "RecBole's SASRec dropout 0.5", 'v2/eulerformer-ml-100k',

@@ -55,7 +55,7 @@ def test_defaults_match_constructor(name):
     assert issubclass(cls, SeqRecModel)
     params = constructor_defaults(cls)
     assert set(defaults) <= set(params)
-    if name in ('pop', 'gru4rec', 'sasrec', 'eulerformer', 'bert4rec'):
+    if name in ('pop', 'gru4rec', 'sasrec', 'sasrec-original', 'eulerformer', 'bert4rec'):
         assert {k: params[k] for k in defaults} == defaults
     assert {k: v for k, v in model(name).config.items() if k in defaults} == defaults
 

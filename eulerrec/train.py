@@ -156,13 +156,14 @@ def free_cores(samples: int = 5, interval: float = 0.02) -> int:
         if i + 1 < samples: time.sleep(interval)
     return max(1, cpus - busy)
 
-# %% ../nbs/08_train.ipynb #f825b825
-def choose_threads(requested: int | None = None) -> tuple[int, str]:
-    "Torch threads for a run, and why: `requested`, else $OMP_NUM_THREADS, else the free cores (at most torch's default)."
+# %% ../nbs/08_train.ipynb #87406877
+def choose_threads(requested: int | None = None, jobs: int = 1) -> tuple[int, str]:
+    "Torch threads of each of `jobs` runs started together, and why: `requested`, else $OMP_NUM_THREADS, else the free cores // `jobs` (at least 1, at most torch's default)."
     if requested: return requested, 'as asked'
-    if os.environ.get('OMP_NUM_THREADS'): return torch.get_num_threads(), '$OMP_NUM_THREADS'
+    env = os.environ.get('OMP_NUM_THREADS', '')
+    if env.isdigit() and int(env) > 0: return int(env), '$OMP_NUM_THREADS'
     free = free_cores()
-    return min(free, torch.get_num_threads()), f'{free} free core(s) of {usable_cpus()}'
+    return max(1, min(free // jobs, torch.get_num_threads())), f'{free} free core(s) of {usable_cpus()}' + (f' // {jobs} jobs' if jobs > 1 else '')
 
 # %% ../nbs/08_train.ipynb #78896bde
 SEEN_POLICIES = ('ranked', 'excluded')  # items of the user's history: kept in the ranking (RecBole's default), or removed

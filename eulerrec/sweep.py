@@ -14,9 +14,9 @@ from .results import read_run, run_status
 
 # %% auto #0
 __all__ = ['RECBOLE_SASREC_DROPOUT', 'RECBOLE_REGIME', 'LATEST_REGIME', 'KV2023_SASREC', 'KV2023_ORIGINAL', 'PAPER_PROTOCOLS',
-           'ITEM_TIES_PROTOCOLS', 'TIE_ORDER_PROTOCOLS', 'RECIPES', 'RECIPE_PROTOCOLS', 'PROTOCOLS', 'TODO_STATES',
-           'Protocol', 'default_results', 'get_protocol', 'train_argv', 'run_state', 'Planned', 'plan', 'sweep',
-           'status', 'write_status']
+           'ITEM_TIES_PROTOCOLS', 'TIE_ORDER_PROTOCOLS', 'KV2023_ML1M', 'BASELINE_PROTOCOLS', 'RECIPES',
+           'RECIPE_PROTOCOLS', 'PROTOCOLS', 'TODO_STATES', 'Protocol', 'default_results', 'get_protocol', 'train_argv',
+           'run_state', 'Planned', 'plan', 'sweep', 'status', 'write_status']
 
 # %% ../nbs/09b_sweep.ipynb #56c632db
 @dataclass(frozen=True)
@@ -156,7 +156,16 @@ _TIE_STUDY = [(name, about, folder, config, {**_tie_runs(pop_orders, 'pop', **_P
 TIE_ORDER_PROTOCOLS = [Protocol(name, about, folder, config, tuple(variants), seeds, variants, read_by=('14_exp_tie_order',))
                        for name, about, folder, config, variants, seeds in _TIE_STUDY]
 
-# %% ../nbs/09b_sweep.ipynb #de7ce882
+# %% ../nbs/09b_sweep.ipynb #3ae9100b
+KV2023_ML1M = dict(dataset='ml-1m', max_len=200, epochs=100, patience=10,   # their data handling: exact timestamps, patience 10 within 100 epochs
+                   **{k: v for k, v in KV2023_ORIGINAL.items() if k != 'model'})
+BASELINE_PROTOCOLS = [
+    Protocol('kv2023-ml-1m', "Klenitskiy & Vasilev 2023's SASRec setting: ML-1M 5-core, L = 200, exact timestamps in file order, their "
+             "recipe and network, patience 10 within 100 epochs", 'v2/kv2023-ml-1m', KV2023_ML1M, ('sasrec-original',), read_by=('13_results',)),
+    Protocol('kv2023-ml-1m-orders', 'the kv2023-ml-1m setting under other orders of equal timestamps', 'v2/kv2023-ml-1m', KV2023_ML1M,
+             tuple(_kv_orders := _tie_runs(['item', 'random-1', 'random-2'], 'sasrec-original')), (2020,), _kv_orders, read_by=('13_results',))]
+
+# %% ../nbs/09b_sweep.ipynb #76a3cada
 RECIPES = {'': {}, '-b64': dict(batch_size=64), '-drop0.5': dict(model_config=RECBOLE_SASREC_DROPOUT)}
 _RECIPE_MODELS = ('sasrec', 'eulerformer')
 RECIPE_PROTOCOLS = [
@@ -164,7 +173,7 @@ RECIPE_PROTOCOLS = [
              'v2/recipe-ml-100k', dict(dataset='ml-100k', max_len=50, epochs=200, patience=10, threads=1),
              tuple(f'{m}{r}' for m in _RECIPE_MODELS for r in RECIPES),
              variants={f'{m}{r}': dict(model=m, **f) for m in _RECIPE_MODELS for r, f in RECIPES.items() if r}, read_by=('15_exp_recipe',))]
-PROTOCOLS = {p.name: p for p in PAPER_PROTOCOLS + ITEM_TIES_PROTOCOLS + TIE_ORDER_PROTOCOLS + RECIPE_PROTOCOLS}
+PROTOCOLS = {p.name: p for p in PAPER_PROTOCOLS + BASELINE_PROTOCOLS + ITEM_TIES_PROTOCOLS + TIE_ORDER_PROTOCOLS + RECIPE_PROTOCOLS}
 
 # %% ../nbs/09b_sweep.ipynb #85d9575b
 def get_protocol(name_or_file) -> Protocol:

@@ -82,7 +82,7 @@ def test_t_interval_and_paired_test_against_formulas(tmp_path):
 
 
 def test_headline_reports_missing_runs_and_pairs_seeds(tmp_path):
-    assert set(headline(tmp_path).protocol) == {'eulerformer-ml-1m', 'eulerformer-ml-1m-dropout0.5', 'recgrela-ml-1m'}   # the papers' protocols
+    assert set(headline(tmp_path).protocol) == {'eulerformer-ml-1m', 'eulerformer-ml-1m-dropout0.5', 'recgrela-ml-1m', 'kv2023-ml-1m'}   # the papers' protocols
     h = headline(tmp_path, order=None)
     assert (h.seeds == 0).all() and h.note.str.contains('not yet run').all() and h.ours.isna().all()
     ml1m = tmp_path/'positional'/'ml-1m'

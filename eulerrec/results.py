@@ -236,15 +236,16 @@ def chosen_recipe(protocol: str, models=None, results=None) -> tuple[str, str]:
     r, why = choose_recipe(recipe_table(p.root(results), p.recipe_runs() if models is None else models, p.recipes))
     return ('' if r == 'current' else r), why
 
-# %% ../nbs/13_results.ipynb #51611eea
+# %% ../nbs/13_results.ipynb #11de4043
 # Why a paper number and ours differ beyond seed noise, per (protocol, claim as `headline` names it before a recipe
 # suffix): the measured cause, or the candidates and the section of 13_results (or notebook) that measures them.
-_EF_OPEN = ("open: the paper's length 250 (the protocol's -l250 recipe) and RecBole's one target per prefix (-recbole runs, "
-            "a GPU job) are not yet measured; 13_results, 'The EulerFormer protocol, read'")
+_EF_UNMEASURED = ("the paper's length 250 (the protocol's -l250 recipe) and RecBole's one target per prefix (-recbole runs, "
+                  "a GPU job) are not yet measured; 13_results, 'The EulerFormer protocol, read'")
+_EF_OPEN = 'open: ' + _EF_UNMEASURED
 GAP_EXPLANATIONS = {
     ('eulerformer-ml-1m', 'sasrec NDCG@10'): _EF_OPEN,
     ('eulerformer-ml-1m', 'eulerformer NDCG@10'): _EF_OPEN,
-    ('eulerformer-ml-1m', 'eulerformer vs sasrec NDCG@10'): "open; a lead: RecBole's dropout 0.5 (the dropout-0.5 row); " + _EF_OPEN[6:],
+    ('eulerformer-ml-1m', 'eulerformer vs sasrec NDCG@10'): "open; a lead: RecBole's dropout 0.5 (the dropout-0.5 row); " + _EF_UNMEASURED,
     **{('eulerformer-ml-1m-dropout0.5', f'{m} NDCG@10'): "RecBole's dropout 0.5 lowers both models, worse on validation than 0.2 "
        "(13_results, 'Dropout under the EulerFormer protocol')" for m in ('sasrec', 'eulerformer')},
     ('eulerformer-ml-1m-dropout0.5', 'eulerformer vs sasrec NDCG@10'): "a lead for the gain, with both models weaker "

@@ -156,14 +156,15 @@ _TIE_STUDY = [(name, about, folder, config, {**_tie_runs(pop_orders, 'pop', **_P
 TIE_ORDER_PROTOCOLS = [Protocol(name, about, folder, config, tuple(variants), seeds, variants, read_by=('14_exp_tie_order',))
                        for name, about, folder, config, variants, seeds in _TIE_STUDY]
 
-# %% ../nbs/09b_sweep.ipynb #3ae9100b
+# %% ../nbs/09b_sweep.ipynb #4b3439d1
 KV2023_ML1M = dict(dataset='ml-1m', max_len=200, epochs=100, patience=10,   # their data handling: exact timestamps, patience 10 within 100 epochs
                    **{k: v for k, v in KV2023_ORIGINAL.items() if k != 'model'})
+_KV2023_ORDERS = _tie_runs(['item', 'random-1', 'random-2'], 'sasrec-original')   # runs `<order>/sasrec-original`
 BASELINE_PROTOCOLS = [
     Protocol('kv2023-ml-1m', "Klenitskiy & Vasilev 2023's SASRec setting: ML-1M 5-core, L = 200, exact timestamps in file order, their "
              "recipe and network, patience 10 within 100 epochs", 'v2/kv2023-ml-1m', KV2023_ML1M, ('sasrec-original',), read_by=('13_results',)),
     Protocol('kv2023-ml-1m-orders', 'the kv2023-ml-1m setting under other orders of equal timestamps', 'v2/kv2023-ml-1m', KV2023_ML1M,
-             tuple(_kv_orders := _tie_runs(['item', 'random-1', 'random-2'], 'sasrec-original')), (2020,), _kv_orders, read_by=('13_results',))]
+             tuple(_KV2023_ORDERS), (2020,), _KV2023_ORDERS, read_by=('13_results',))]
 
 # %% ../nbs/09b_sweep.ipynb #76a3cada
 RECIPES = {'': {}, '-b64': dict(batch_size=64), '-drop0.5': dict(model_config=RECBOLE_SASREC_DROPOUT)}
